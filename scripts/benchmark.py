@@ -1,0 +1,151 @@
+"""Speed of a training epoch on this machine, in one run:
+
+1. the cost of augmentation: epochs with and without it, interleaved (the course's budget is 1.15x);
+2. per model: training images per second and seconds per epoch with and without augmentation, against
+   the arithmetic floor (FLOPs per training image, counted from the layers, times 60,000, divided by
+   the measured float32 peak of a large matrix product through torch);
+3. settings tried to make the baseline's epoch faster.
+
+    python scripts/benchmark.py [--sections augment models settings] [--fraction 0.25] [--repeats 3]
+
+Epochs run on a share of the training set (--fraction) and are scaled to 60,000 images. The report is
+also written to runs/benchmarks/<section>.md, from which `make readme` fills the README.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from utils.augment import RandomAffine  # noqa: E402
+from utils.config import TrainConfig  # noqa: E402
+from utils.cost import training_flops_per_image  # noqa: E402
+from utils.models import build_model  # noqa: E402
+from utils.train import (  # noqa: E402
+    load_data, make_optimizer, pick_device, seed_everything, steps_per_epoch, to_device, train_epoch)
+
+AUGMENT_BUDGET = 1.15
+REPORTS = ROOT / "runs" / "benchmarks"
+
+
+def time_epoch(cfg: TrainConfig, train, device: torch.device, augment: bool) -> float:
+    """Seconds for one training epoch over `train` from a fresh model, scaled to 60,000 images."""
+    threads = torch.get_num_threads()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    generator = seed_everything(cfg.seed, device)
+    model = to_device(build_model(cfg.model), device, cfg.channels_last)
+    optimizer, scheduler = make_optimizer(model, cfg, steps_per_epoch(cfg, len(train.labels)))
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync()
+    began = time.perf_counter()
+    train_epoch(model, train, optimizer, scheduler, cfg, generator, RandomAffine() if augment else None, 1)
+    sync()
+    torch.set_num_threads(threads)
+    return (time.perf_counter() - began) * 60_000 / len(train.labels)
+
+
+def median_epoch(cfg: TrainConfig, train, device, augment: bool, repeats: int) -> float:
+    return statistics.median(time_epoch(cfg, train, device, augment) for _ in range(repeats))
+
+
+def peak_flops(device: torch.device, size: int = 2048, repeats: int = 10) -> float:
+    """Best float32 FLOP/s of a (size x size) @ (size x size) product."""
+    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    best = float("inf")
+    for _ in range(repeats):
+        sync()
+        began = time.perf_counter()
+        a @ b
+        sync()
+        best = min(best, time.perf_counter() - began)
+    return 2 * size**3 / best
+
+
+def augment_section(cfg, train, device, repeats) -> list[str]:
+    plain, augmented = [], []
+    for _ in range(repeats):  # interleaved, so drifts in machine load hit both alike
+        plain.append(time_epoch(cfg, train, device, False))
+        augmented.append(time_epoch(cfg, train, device, True))
+    t_plain, t_aug = statistics.median(plain), statistics.median(augmented)
+    ratio = t_aug / t_plain
+    return [f"epoch without augmentation: {t_plain:6.1f} s  ({60_000 / t_plain:,.0f} images/s)",
+            f"epoch with augmentation:    {t_aug:6.1f} s  ({60_000 / t_aug:,.0f} images/s)",
+            f"ratio: {ratio:.3f}  (budget {AUGMENT_BUDGET}: {'within' if ratio <= AUGMENT_BUDGET else 'OVER'})"]
+
+
+def models_section(cfg, train, device, repeats, models) -> list[str]:
+    peak = peak_flops(device)
+    lines = [f"float32 matrix-product peak: {peak / 1e9:.0f} GFLOP/s", "",
+             "| model | FLOPs per training image | augmentation | images/s | s per epoch | floor s | measured / floor |",
+             "|---|---|---|---|---|---|---|"]
+    for name in models:
+        flops = training_flops_per_image(build_model(name))
+        floor = 60_000 * flops / peak
+        for augment in (False, True):
+            seconds = median_epoch(replace(cfg, model=name), train, device, augment, repeats)
+            lines.append(f"| {name} | {flops / 1e6:.1f} M | {'yes' if augment else 'no'} | {60_000 / seconds:,.0f} "
+                         f"| {seconds:.1f} | {floor:.2f} | {seconds / floor:.0f}x |")
+    return lines
+
+
+SETTINGS = {  # label: changes to the default TrainConfig
+    "NCHW (contiguous) layout": dict(channels_last=False),
+    "channels-last layout (default)": dict(),
+    "channels-last + bfloat16 autocast": dict(bf16=True),
+    "channels-last, batch 256": dict(batch_size=256),
+    "channels-last, 1 thread": dict(threads=1),
+}
+
+
+def settings_section(cfg, train, device, repeats) -> list[str]:
+    lines = ["| baseline, with augmentation | s per epoch | relative to NCHW |", "|---|---|---|"]
+    reference = None
+    for label, changes in SETTINGS.items():
+        seconds = median_epoch(replace(cfg, **changes), train, device, True, repeats)
+        reference = reference or seconds
+        lines.append(f"| {label} | {seconds:.1f} | {reference / seconds:.2f}x faster |")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sections", nargs="+", default=["augment", "models", "settings"],
+                        choices=["augment", "models", "settings"])
+    parser.add_argument("--models", nargs="+", default=["baseline", "compact"])
+    parser.add_argument("--fraction", type=float, default=0.25, help="share of the training set per timed epoch")
+    parser.add_argument("--repeats", type=int, default=3, help="timed epochs per setting (the median is reported)")
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+
+    cfg = TrainConfig(data_fraction=args.fraction, device=args.device, epochs=1, progress=False)
+    device = pick_device(cfg.device)
+    train, _ = load_data(cfg, device)
+    time_epoch(cfg, train, device, True)  # warm-up: allocator, kernels, caches
+    header = (f"{device}, {torch.get_num_threads()} threads, torch {torch.__version__}; median of {args.repeats} "
+              f"epochs of {len(train.labels):,} images each, scaled to 60,000")
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    for section in args.sections:
+        if section == "augment":
+            lines = augment_section(cfg, train, device, args.repeats)
+        elif section == "models":
+            lines = models_section(cfg, train, device, args.repeats, args.models)
+        else:
+            lines = settings_section(cfg, train, device, args.repeats)
+        body = ["```", *lines, "```"] if section == "augment" else lines
+        text = "\n".join([f"`make benchmark` on {header}:", "", *body])
+        print(text + "\n", flush=True)
+        (REPORTS / f"{section}.md").write_text(text + "\n")
+    print(f"written to {REPORTS.relative_to(ROOT)}/; `make readme` puts them in the README")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""Fill the README's results table from runs/*/metrics.json and its benchmark blocks from
+runs/benchmarks/*.md (never by hand).
+
+    python scripts/update_readme.py
+"""
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from utils.results import results_table  # noqa: E402
+
+BENCHMARKS = ROOT / "runs" / "benchmarks"
+
+
+def fill(text: str, block: str, content: str) -> str:
+    """Replace what stands between <!-- block:start --> and <!-- block:end -->."""
+    start, end = f"<!-- {block}:start -->", f"<!-- {block}:end -->"
+    if start not in text or end not in text:
+        sys.exit(f"README.md has no {start} ... {end} block to fill.")
+    return re.sub(f"{re.escape(start)}.*?{re.escape(end)}", lambda _: f"{start}\n{content}\n{end}", text, flags=re.S)
+
+
+def main() -> None:
+    readme = ROOT / "README.md"
+    files = sorted((ROOT / "runs").glob("*/metrics.json"))  # single runs; sweeps sit one level deeper
+    if not files:
+        sys.exit("No runs/*/metrics.json yet: run `make notebooks` or `make train` first.")
+    table = results_table(files)
+    text = fill(readme.read_text(), "results", table)
+    for sweep in sorted((ROOT / "runs").glob("sweep-*/results.md")):  # <!-- sweep-baseline:start --> ...
+        text = fill(text, sweep.parent.name, sweep.read_text().strip())
+    for report in sorted(BENCHMARKS.glob("*.md")):  # augment.md fills <!-- benchmark-augment:start --> ...
+        text = fill(text, f"benchmark-{report.stem}", report.read_text().strip())
+    readme.write_text(text)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

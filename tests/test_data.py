@@ -1,0 +1,100 @@
+import gzip
+import shutil
+
+import pytest
+import torch
+
+from utils import data
+from utils.data import DATA_DIR, MNISTDataError, load_mnist, pixel_stats
+
+TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+@pytest.fixture
+def data_copy(tmp_path):
+    """A private copy of the shipped files that a test may damage."""
+    folder = tmp_path / "mnist"
+    shutil.copytree(DATA_DIR, folder)
+    return folder
+
+
+def test_shapes_types_and_official_label_counts():
+    mnist = load_mnist()
+    assert mnist.train_images.shape == (60000, 28, 28) and mnist.train_images.dtype == torch.uint8
+    assert mnist.test_images.shape == (10000, 28, 28)
+    assert torch.bincount(mnist.train_labels).tolist() == TRAIN_COUNTS
+    assert torch.bincount(mnist.test_labels).tolist() == TEST_COUNTS
+
+
+def test_pixel_statistics_are_computed_from_the_data():
+    mnist = load_mnist()
+    mean, std = pixel_stats(mnist.train_images)
+    assert (round(mean, 4), round(std, 4)) == (0.1307, 0.3081)
+    assert round(pixel_stats(mnist.test_images)[0], 4) == 0.1325
+
+
+def test_batches_are_normalised_to_zero_mean_unit_std():
+    from utils.train import Batches
+
+    mnist = load_mnist()
+    mean, std = pixel_stats(mnist.train_images)
+    x = Batches(mnist.train_images, mnist.train_labels, mean, std).inputs(torch.arange(5000))
+    assert x.shape == (5000, 1, 28, 28) and x.dtype == torch.float32
+    assert abs(x.mean().item()) < 0.01 and abs(x.std().item() - 1) < 0.01
+
+
+def test_uncompressed_files_are_accepted(data_copy):
+    name = "t10k-labels-idx1-ubyte"
+    gz = data_copy / f"{name}.gz"
+    (data_copy / name).write_bytes(gzip.decompress(gz.read_bytes()))
+    gz.unlink()
+    assert load_mnist(data_copy, download=False).test_labels.shape == (10000,)
+
+
+def test_missing_file_is_named(data_copy):
+    (data_copy / "train-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(MNISTDataError, match="train-labels-idx1-ubyte.gz is missing.*git checkout"):
+        load_mnist(data_copy)
+
+
+def test_truncated_file_is_named(data_copy):
+    path = data_copy / "t10k-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:100_000])
+    with pytest.raises(MNISTDataError, match="t10k-images-idx3-ubyte.gz is not a readable gzip"):
+        load_mnist(data_copy)
+
+
+def test_altered_content_fails_the_checksum(data_copy):
+    path = data_copy / "t10k-labels-idx1-ubyte.gz"
+    content = bytearray(gzip.decompress(path.read_bytes()))
+    content[500] = (content[500] + 1) % 10  # one wrong label
+    path.write_bytes(gzip.compress(bytes(content)))
+    with pytest.raises(MNISTDataError, match="does not hold the expected MNIST content.*expected ff7bcfd4"):
+        load_mnist(data_copy)
+
+
+def test_empty_folder_without_download_says_how_to_restore(tmp_path):
+    with pytest.raises(MNISTDataError, match="is missing"):
+        load_mnist(tmp_path, download=False)
+
+
+def test_failed_download_gives_a_clear_error(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    class Offline:
+        def __init__(self, *args, **kwargs):
+            raise OSError("no network")
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", Offline)
+    with pytest.raises(MNISTDataError, match="downloading them failed \\(no network\\)"):
+        load_mnist(tmp_path)
+
+
+def test_downloaded_files_are_found_and_verified(tmp_path, monkeypatch):
+    """torchvision's layout (MNIST/raw, uncompressed) is used once present."""
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in data.SHA256:
+        (raw / name).write_bytes(gzip.decompress((DATA_DIR / f"{name}.gz").read_bytes()))
+    assert load_mnist(tmp_path, download=False).train_labels.shape == (60000,)

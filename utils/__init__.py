@@ -1,0 +1,1 @@
+"""Helpers for the MNIST course: data, models, receptive field, augmentation, training."""

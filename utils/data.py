@@ -1,0 +1,116 @@
+"""MNIST as uint8 tensors: offline from the copy shipped in `data/mnist/`, verified by SHA-256."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import zlib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = REPO_ROOT / "data" / "mnist"
+
+# SHA-256 of each UNCOMPRESSED file, i.e. of the content; any copy with these bytes is MNIST.
+SHA256 = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+RESTORE_HINT = (
+    "Restore the shipped copy with `git checkout -- data/mnist` (or clone the repository again); "
+    "on a machine with internet you may instead delete the whole data/mnist folder and the files "
+    "are downloaded with torchvision."
+)
+
+
+class MNISTDataError(RuntimeError):
+    """A data file is missing, unreadable or not the MNIST content it should be."""
+
+
+@dataclass(frozen=True)
+class MNIST:
+    """The official split as uint8 images (N, 28, 28) and int64 labels (N,)."""
+
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+
+
+def _read_raw(folder: Path, name: str) -> bytes:
+    """Bytes of `name`, from `name.gz` or the uncompressed `name`, checked against SHA256."""
+    gz, plain = folder / f"{name}.gz", folder / name
+    if gz.exists():
+        try:
+            data = gzip.decompress(gz.read_bytes())
+        except (OSError, EOFError, zlib.error) as err:
+            raise MNISTDataError(f"{gz} is not a readable gzip file ({err}). {RESTORE_HINT}") from None
+        source = gz
+    elif plain.exists():
+        data, source = plain.read_bytes(), plain
+    else:
+        raise MNISTDataError(f"{gz} is missing (expected {name}.gz or {name} in {folder}). {RESTORE_HINT}")
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != SHA256[name]:
+        raise MNISTDataError(
+            f"{source} does not hold the expected MNIST content: SHA-256 of the uncompressed bytes is "
+            f"{digest}, expected {SHA256[name]} ({len(data):,} bytes read; the file may be truncated "
+            f"or altered). {RESTORE_HINT}"
+        )
+    return data
+
+
+def _parse_idx(data: bytes) -> torch.Tensor:
+    """An IDX file (magic 0x0000 08 ndim, big-endian sizes, uint8 payload) as a uint8 tensor."""
+    ndim = data[3]
+    shape = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    payload = bytearray(data[4 + 4 * ndim:])
+    return torch.frombuffer(payload, dtype=torch.uint8).reshape(shape)
+
+
+def _download(folder: Path) -> Path:
+    """Fetch MNIST with torchvision into `folder`; returns the folder holding the raw files."""
+    from torchvision.datasets import MNIST as TorchvisionMNIST
+
+    try:
+        TorchvisionMNIST(str(folder), train=True, download=True)
+        TorchvisionMNIST(str(folder), train=False, download=True)
+    except Exception as err:  # any network failure: say what to do instead
+        raise MNISTDataError(
+            f"The MNIST files are not in {folder} and downloading them failed ({err}). {RESTORE_HINT}"
+        ) from None
+    return folder / "MNIST" / "raw"
+
+
+def _any_present(folder: Path) -> bool:
+    return any((folder / n).exists() or (folder / f"{n}.gz").exists() for n in SHA256)
+
+
+@lru_cache(maxsize=2)
+def load_mnist(folder: str | Path = DATA_DIR, download: bool = True) -> MNIST:
+    """Load and verify the four MNIST files; download only when none of them is present."""
+    folder = Path(folder)
+    if not _any_present(folder):
+        downloaded = folder / "MNIST" / "raw"
+        if _any_present(downloaded):
+            folder = downloaded
+        elif download:
+            folder = _download(folder)
+    tensors = {name: _parse_idx(_read_raw(folder, name)) for name in SHA256}
+    return MNIST(
+        train_images=tensors["train-images-idx3-ubyte"],
+        train_labels=tensors["train-labels-idx1-ubyte"].long(),
+        test_images=tensors["t10k-images-idx3-ubyte"],
+        test_labels=tensors["t10k-labels-idx1-ubyte"].long(),
+    )
+
+
+def pixel_stats(images: torch.Tensor) -> tuple[float, float]:
+    """Mean and standard deviation of uint8 images scaled to [0, 1]."""
+    x = images.double() / 255
+    return x.mean().item(), x.std().item()
+

@@ -1,0 +1,92 @@
+"""The course's models, looked up by name."""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Baseline(nn.Module):
+    """The reference network: two 3x3 conv blocks at 28x28 and at 14x14, one at 7x7, a 1x1
+    transition to 8 channels and one linear layer; 16,146 parameters."""
+
+    def __init__(self, dropout: float = 0.05):
+        super().__init__()
+        # Block 1, 28x28
+        self.conv1 = nn.Conv2d(1, 16, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.conv2 = nn.Conv2d(16, 16, 3, padding=1)
+        self.bn2 = nn.BatchNorm2d(16)
+        self.drop1 = nn.Dropout(dropout)
+        self.pool1 = nn.MaxPool2d(2)
+        # Block 2, 14x14
+        self.conv3 = nn.Conv2d(16, 16, 3, padding=1)
+        self.bn3 = nn.BatchNorm2d(16)
+        self.conv4 = nn.Conv2d(16, 16, 3, padding=1)
+        self.bn4 = nn.BatchNorm2d(16)
+        self.drop2 = nn.Dropout(dropout)
+        self.pool2 = nn.MaxPool2d(2)
+        # Block 3, 7x7, then the 1x1 transition and the classifier
+        self.conv5 = nn.Conv2d(16, 32, 3, padding=1)
+        self.bn5 = nn.BatchNorm2d(32)
+        self.conv6 = nn.Conv2d(32, 8, 1)
+        self.fc = nn.Linear(8 * 7 * 7, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = self.pool1(self.drop1(F.relu(self.bn2(self.conv2(x)))))
+        x = F.relu(self.bn3(self.conv3(x)))
+        x = self.pool2(self.drop2(F.relu(self.bn4(self.conv4(x)))))
+        x = F.relu(self.bn5(self.conv5(x)))
+        x = F.relu(self.conv6(x))
+        return self.fc(x.flatten(1))  # logits; the loss applies log-softmax
+
+
+class StagedNet(nn.Module):
+    """Three stages of two, two and one 3x3 convolutions (28x28, 14x14, 7x7) with max pooling between,
+    a 1x1 transition and a head: the baseline and the compact model are two settings of it."""
+
+    def __init__(self, widths=(16, 16, 16, 16, 32), transition: int = 8, head: str = "linear", bias: bool = True):
+        super().__init__()
+        layers, c_in = [], 1
+        for i, width in enumerate(widths):
+            layers += [nn.Conv2d(c_in, width, 3, padding=1, bias=bias), nn.BatchNorm2d(width), nn.ReLU()]
+            if i in (1, 3):
+                layers.append(nn.MaxPool2d(2))
+            c_in = width
+        if head == "linear":
+            layers += [nn.Conv2d(c_in, transition, 1), nn.ReLU(), nn.Flatten(), nn.Linear(transition * 49, 10)]
+        elif head == "gap":  # the 1x1 convolution gives one map per class, averaged to one logit each
+            layers += [nn.Conv2d(c_in, 10, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        else:
+            raise ValueError(f"head={head!r} is not allowed: head must be one of ['linear', 'gap'].")
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def compact() -> StagedNet:
+    """Under 8,000 parameters, no fully connected layer: narrow at 28x28, no convolution biases,
+    and global average pooling over one map per digit (notebook 5 takes it one step at a time)."""
+    return StagedNet(widths=(8, 12, 16, 16, 16), head="gap", bias=False)
+
+
+MODELS: dict[str, Callable[[], nn.Module]] = {
+    "baseline": Baseline,
+    "compact": compact,
+}
+
+
+def build_model(name: str) -> nn.Module:
+    """A fresh, randomly initialised model from MODELS."""
+    if name not in MODELS:
+        raise ValueError(f"model={name!r} is not a known model; choose one of {sorted(MODELS)}.")
+    return MODELS[name]()
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

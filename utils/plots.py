@@ -1,0 +1,109 @@
+"""The course's figures: digit grids, training curves, confusion matrix, receptive fields."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+
+def show_digits(images: torch.Tensor, titles: Sequence[str] | None = None, ncols: int = 10,
+                size: float = 1.1) -> Figure:
+    """A grid of images (N, 28, 28) or (N, 1, 28, 28), with an optional title under each."""
+    images = images.detach().cpu().reshape(len(images), *images.shape[-2:])
+    nrows = -(-len(images) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * 1.15), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < len(images):
+            ax.imshow(images[i], cmap="gray_r")
+            if titles is not None:
+                ax.set_title(titles[i], fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_class_counts(train_labels: torch.Tensor, test_labels: torch.Tensor) -> Figure:
+    """Bar chart of images per digit in the training and test sets."""
+    fig, ax = plt.subplots(figsize=(7, 3))
+    digits = torch.arange(10)
+    for offset, labels, name in ((-0.2, train_labels, "train"), (0.2, test_labels, "test")):
+        counts = torch.bincount(labels.cpu(), minlength=10)
+        ax.bar(digits + offset, counts / counts.sum() * 100, width=0.4, label=f"{name} ({len(labels):,})")
+    ax.set(xticks=digits.tolist(), xlabel="digit", ylabel="share of images (%)")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(metrics: dict, target: float | None = None) -> Figure:
+    """Loss, test accuracy and learning rate per epoch of one run."""
+    epochs = range(1, len(metrics["test_accuracy"]) + 1)
+    fig, (loss_ax, acc_ax, lr_ax) = plt.subplots(1, 3, figsize=(13, 3.5))
+    loss_ax.plot(epochs, metrics["train_loss"], "o-", label="train")
+    loss_ax.plot(epochs, metrics["test_loss"], "o-", label="test")
+    loss_ax.set(title="loss", xlabel="epoch", yscale="log")
+    loss_ax.legend()
+    acc_ax.plot(epochs, metrics["test_accuracy"], "o-", color="C2")
+    if target is not None:
+        acc_ax.axhline(target, color="gray", linestyle="--", label=f"{target}%")
+        acc_ax.legend(loc="lower right")
+    acc_ax.set(title="test accuracy (%)", xlabel="epoch", ylim=(max(95, min(metrics["test_accuracy"]) - 0.2), 100))
+    lr_ax.plot(epochs, metrics["lr"], "o-", color="C3")
+    lr_ax.set(title="learning rate at the start of the epoch", xlabel="epoch")
+    for ax in (loss_ax, acc_ax, lr_ax):
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"{metrics['model']}, seed {metrics['seed']}")
+    fig.tight_layout()
+    return fig
+
+
+def plot_lr_schedule(lrs: Sequence[float], steps_per_epoch: int) -> Figure:
+    """Learning rate at every optimiser step, with epochs on the x axis."""
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.plot([i / steps_per_epoch for i in range(len(lrs))], lrs)
+    ax.set(xlabel="epoch", ylabel="learning rate", title="one-cycle schedule")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(true: torch.Tensor, predicted: torch.Tensor, classes: int = 10) -> torch.Tensor:
+    """counts[i, j] = images of class i predicted as j."""
+    return torch.bincount(true.cpu() * classes + predicted.cpu(), minlength=classes * classes).reshape(classes, classes)
+
+
+def plot_confusion(counts: torch.Tensor) -> Figure:
+    """The confusion matrix with counts; the diagonal is dimmed so that the errors stand out."""
+    off_diagonal = counts.clone().fill_diagonal_(0)
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.imshow(off_diagonal, cmap="Reds")
+    for i in range(counts.shape[0]):
+        for j in range(counts.shape[1]):
+            ax.text(j, i, int(counts[i, j]), ha="center", va="center", fontsize=7,
+                    color="gray" if i == j else "black")
+    ax.set(xticks=range(10), yticks=range(10), xlabel="predicted", ylabel="true",
+           title=f"{int(off_diagonal.sum())} errors in {int(counts.sum()):,} test images")
+    fig.tight_layout()
+    return fig
+
+
+def plot_receptive_field(gradient: torch.Tensor, rf: int, start: float, jump: int, position: tuple[int, int],
+                         image: torch.Tensor | None = None, title: str = "") -> Figure:
+    """The measured field (gradient of one output unit) beside the computed square on an image."""
+    centre_row, centre_col = (start + position[0] * jump, start + position[1] * jump)
+    fig, (grad_ax, image_ax) = plt.subplots(1, 2, figsize=(7, 3.5))
+    grad_ax.imshow(gradient > 0, cmap="Blues")
+    grad_ax.set_title("measured: non-zero gradient")
+    image_ax.imshow(image if image is not None else torch.zeros_like(gradient), cmap="gray_r")
+    image_ax.set_title(f"computed: {rf}x{rf}")
+    for ax in (grad_ax, image_ax):
+        # pixel i spans [i - 0.5, i + 0.5] in imshow's coordinates, so subtract 0.5
+        corner = (centre_col - rf / 2 - 0.5, centre_row - rf / 2 - 0.5)
+        ax.add_patch(Rectangle(corner, rf, rf, fill=False, edgecolor="C1", linewidth=2))
+        ax.set(xticks=[], yticks=[])
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
