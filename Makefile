@@ -30,12 +30,16 @@ readme: $(VENV)/.installed
 	$(PY) scripts/update_readme.py
 
 ## Run the training notebook once per seed and summarise: make sweep MODEL=compact EPOCHS=15 SEEDS="1 2 3" JOBS=2
+## Other settings: PARAMS="lr=0.2 bf16=True"; results go to runs/sweep-<model>, or runs/<NAME> with NAME=...
 MODEL ?= baseline
 SEEDS ?= 1 2 3 4 5
 JOBS ?= 1
 EPOCHS ?=
+PARAMS ?=
+NAME ?=
 sweep: $(VENV)/.installed
-	$(PY) scripts/sweep.py --model $(MODEL) --seeds $(SEEDS) --jobs $(JOBS) $(if $(EPOCHS),--epochs $(EPOCHS))
+	$(PY) scripts/sweep.py --model $(MODEL) --seeds $(SEEDS) --jobs $(JOBS) $(if $(EPOCHS),--epochs $(EPOCHS)) \
+		$(foreach p,$(PARAMS),--param $(p)) $(if $(NAME),--name $(NAME))
 
 ## Time training epochs: augmentation cost, each model against the arithmetic floor, settings tried.
 benchmark: $(VENV)/.installed

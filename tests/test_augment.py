@@ -57,3 +57,12 @@ def test_translation_moves_each_digit_by_at_most_its_range():
     moved = centre(y) - centre(x)
     assert moved.abs().max() <= 2.8 + 0.3  # 10% of 28 pixels, plus interpolation blur
     assert moved.abs().max() > 2.0 and moved.std() > 1.0  # and they do move, differently
+
+
+def test_strength_scales_every_range():
+    half = RandomAffine().scaled(0.5)
+    assert (half.degrees, half.translate, half.shear) == (5.0, 0.05, 2.5)
+    assert half.scale == (0.95, 1.05)
+    none = RandomAffine().scaled(0)
+    x = digits()
+    assert torch.allclose(none(x, torch.Generator().manual_seed(0)), x, atol=1e-5)

@@ -1,6 +1,6 @@
 import pytest
 
-from utils.config import ConfigError, TrainConfig
+from utils.config import ConfigError, TrainConfig, check_choice, check_folders, check_int
 from utils.train import parse_args, pick_device
 
 
@@ -20,6 +20,7 @@ from utils.train import parse_args, pick_device
     ("weight_decay", -0.1, "weight_decay=-0.1 is not allowed"),
     ("data_fraction", 0, "data_fraction=0 is not allowed: data_fraction must be a number in \\(0, 1\\]"),
     ("data_fraction", 1.5, "data_fraction=1.5 is not allowed"),
+    ("augment_strength", -1, "augment_strength=-1 is not allowed: augment_strength must be a number in \\[0, 2\\]"),
     ("device", "gpu", "device='gpu' is not allowed: device must be one of \\['auto', 'cpu', 'cuda', 'mps'\\]"),
     ("augment", "yes", "augment='yes' is not allowed: augment must be True or False"),
     ("resume", 1, "resume=1 is not allowed"),
@@ -52,3 +53,23 @@ def test_command_line_flags():
 def test_device_choice():
     assert pick_device("cpu").type == "cpu"
     assert pick_device("auto").type in ("cuda", "mps", "cpu")
+
+
+@pytest.mark.parametrize("check, args, message", [
+    (check_int, ("n_samples", 0, 1, 200), "n_samples=0 is not allowed: n_samples must be an integer >= 1 and <= 200"),
+    (check_int, ("n_samples", 201, 1, 200), "n_samples=201 is not allowed"),
+    (check_int, ("seed", "3", 0), "seed='3' is not allowed: seed must be an integer >= 0"),
+    (check_choice, ("layer", "conv9", ["conv1", "conv5"]), "layer='conv9' is not allowed: layer must be one of \\['conv1', 'conv5'\\]"),
+    (check_choice, ("check_target", "yes", [True, False, "auto"]), "check_target='yes' is not allowed"),
+    (check_folders, ("sweeps", "runs/sweep-baseline"), "sweeps='runs/sweep-baseline' is not allowed: sweeps must be a non-empty list"),
+    (check_folders, ("sweeps", []), "sweeps=\\[\\] is not allowed"),
+])
+def test_notebook_parameter_checks(check, args, message):
+    with pytest.raises(ConfigError, match=message):
+        check(*args)
+
+
+def test_notebook_parameter_checks_accept_good_values():
+    check_int("n_samples", 40, 1, 200)
+    check_choice("layer", "conv5", ["conv1", "conv5"])
+    check_folders("sweeps", ["runs/sweep-baseline"])

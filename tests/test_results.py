@@ -1,10 +1,11 @@
 import json
+import os
 
 import pytest
 import torch
 
 from utils.config import TrainConfig
-from utils.results import TargetNotMet, check_target, final_figures, results_table
+from utils.results import TargetNotMet, check_target, describe_device, final_figures, results_table
 from utils.train import new_metrics, record_epoch
 from utils.models import Baseline
 
@@ -40,3 +41,11 @@ def test_figures_and_table_come_from_the_metrics(tmp_path):
     (tmp_path / "run-a").mkdir()
     (tmp_path / "run-a" / "metrics.json").write_text(json.dumps(metrics))
     assert "| run-a | baseline | 16,146 | 3 | 99.50% | 99.45% | 2 | 30 |" in results_table([tmp_path / "run-a" / "metrics.json"])
+
+
+def test_runs_say_where_they_trained():
+    metrics = finished([99.5], epochs=1)
+    assert metrics["device"] == "cpu" and metrics["device_name"].endswith(f"{os.cpu_count()} cores")
+    assert describe_device(metrics) == f"cpu ({metrics['device_name']}), {metrics['threads']} thread" + "s" * (metrics["threads"] > 1)
+    assert describe_device({"device": "cuda", "device_name": "Tesla T4", "threads": 2}) == "cuda (Tesla T4)"
+    assert describe_device({"device": "cpu", "threads": 1}) == "cpu, 1 thread"  # metrics from before device_name

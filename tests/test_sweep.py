@@ -39,4 +39,6 @@ def test_markdown_csv_and_plot(sweep_dir, tmp_path):
     write_sweep_csv(rows, tmp_path / "r.csv")
     table = list(csv.reader(open(tmp_path / "r.csv")))
     assert table[0][0] == "run" and [r[0] for r in table[-4:]] == ["mean", "min", "max", "std"]
-    assert len(plot_sweep(rows).axes[0].lines) == 4  # three runs and the target line
+    ax = plot_sweep(rows).axes[0]
+    assert len(ax.lines) == 4 and ax.get_yscale() == "log"  # three runs and the target line
+    assert list(ax.lines[0].get_ydata()) == pytest.approx([1.0, 0.5])  # error = 100 - accuracy

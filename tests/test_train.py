@@ -159,3 +159,10 @@ def test_an_interrupted_run_is_not_overwritten_by_a_fresh_start(tmp_path, monkey
     with pytest.raises(ConfigError, match="holds an interrupted run \\(epoch 1 of 3\\); continue it with resume=True"):
         fit(TrainConfig(**cfg))
     assert len(fit(TrainConfig(**{**cfg, "resume": True}))["test_accuracy"]) == 3
+
+
+def test_resuming_with_other_settings_is_refused(short_run, tmp_path):
+    _, run_dir = short_run
+    cfg = dict(run_name="short", runs_dir=str(run_dir.parent), resume=True, **{**SHORT, "epochs": 3})
+    with pytest.raises(ConfigError, match="Cannot resume .* with other settings: epochs=3 \\(checkpoint: 2\\)"):
+        fit(TrainConfig(**cfg))

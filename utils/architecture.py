@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .models import Baseline, StagedNet, count_parameters
+from .models import COMPACT_STAGES, Baseline, StagedNet, count_parameters
 from .receptive_field import receptive_field_table
 
 
@@ -47,8 +47,9 @@ COMPACT_STEPS = [
     ("the baseline's layout", dict()),
     ("1x1 convolution to 10 maps + global average pooling instead of the linear layer", dict(head="gap")),
     ("no convolution biases: BatchNorm's shift does their job", dict(head="gap", bias=False)),
-    ("half the width at 28x28 (8, then 12 channels)", dict(head="gap", bias=False, widths=(8, 12, 16, 16, 32))),
-    ("16 instead of 32 channels at 7x7", dict(head="gap", bias=False, widths=(8, 12, 16, 16, 16))),
+    ("8 and 10 channels at 28x28 instead of 16", dict(head="gap", bias=False, stages=((8, 10), (16, 16), (32,)))),
+    ("10-12 channels at 14x14, 14 at 7x7", dict(head="gap", bias=False, stages=((8, 10), (10, 12), (14,)))),
+    ("one more convolution at 14x14 and at 7x7, the last one 16 wide", dict(head="gap", bias=False, stages=COMPACT_STAGES)),
 ]
 
 

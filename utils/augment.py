@@ -21,6 +21,12 @@ class RandomAffine:
     scale: tuple[float, float] = (0.9, 1.1)
     shear: float = 5.0
 
+    def scaled(self, strength: float) -> "RandomAffine":
+        """The same transform with every range multiplied by `strength` (0: no change at all)."""
+        low, high = self.scale
+        return RandomAffine(self.degrees * strength, self.translate * strength,
+                            (1 - (1 - low) * strength, 1 + (high - 1) * strength), self.shear * strength)
+
     def matrices(self, n: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
         """(n, 2, 3) matrices mapping output to input coordinates, as `affine_grid` expects."""
         def uniform(low: float, high: float) -> torch.Tensor:

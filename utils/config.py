@@ -28,6 +28,7 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     augment: bool = True
+    augment_strength: float = 1.0  # multiplies every range of the augmentation
     seed: int = 1
     device: str = "auto"
     data_fraction: float = 1.0  # share of the 60,000 training images, for quick runs
@@ -82,6 +83,7 @@ def validate(cfg: TrainConfig) -> None:
         ("momentum", lambda v: 0 <= v < 1, "a number in [0, 1)"),
         ("weight_decay", lambda v: 0 <= v < 1, "a number in [0, 1)"),
         ("data_fraction", lambda v: 0 < v <= 1, "a number in (0, 1]"),
+        ("augment_strength", lambda v: 0 <= v <= 2, "a number in [0, 2]"),
     ):
         value = getattr(cfg, name)
         if not _is_number(value) or not ok(value):
@@ -114,3 +116,9 @@ def check_choice(name: str, value, allowed) -> None:
     """A notebook parameter that must be one of `allowed`."""
     if value not in allowed:
         _fail(name, value, f"one of {list(allowed)}")
+
+
+def check_folders(name: str, value) -> None:
+    """A notebook parameter that must be a list of folder paths (strings)."""
+    if not isinstance(value, (list, tuple)) or not value or not all(isinstance(v, str) and v for v in value):
+        _fail(name, value, "a non-empty list of folder paths, e.g. ['runs/sweep-baseline']")

@@ -45,33 +45,40 @@ class Baseline(nn.Module):
 
 
 class StagedNet(nn.Module):
-    """Three stages of two, two and one 3x3 convolutions (28x28, 14x14, 7x7) with max pooling between,
-    a 1x1 transition and a head: the baseline and the compact model are two settings of it."""
+    """Stages of 3x3 convolutions at 28x28, 14x14 and 7x7 with 2x2 max pooling between them, then a head:
+    "linear" (1x1 transition, flatten, linear, as in the baseline) or "gap" (1x1 convolution to one map
+    per digit, global average pooling). The baseline's layout and the compact model are settings of it."""
 
-    def __init__(self, widths=(16, 16, 16, 16, 32), transition: int = 8, head: str = "linear", bias: bool = True):
+    def __init__(self, stages=((16, 16), (16, 16), (32,)), transition: int = 8, head: str = "linear",
+                 bias: bool = True):
         super().__init__()
-        layers, c_in = [], 1
-        for i, width in enumerate(widths):
-            layers += [nn.Conv2d(c_in, width, 3, padding=1, bias=bias), nn.BatchNorm2d(width), nn.ReLU()]
-            if i in (1, 3):
-                layers.append(nn.MaxPool2d(2))
-            c_in = width
-        if head == "linear":
-            layers += [nn.Conv2d(c_in, transition, 1), nn.ReLU(), nn.Flatten(), nn.Linear(transition * 49, 10)]
-        elif head == "gap":  # the 1x1 convolution gives one map per class, averaged to one logit each
-            layers += [nn.Conv2d(c_in, 10, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten()]
-        else:
+        if head not in ("linear", "gap"):
             raise ValueError(f"head={head!r} is not allowed: head must be one of ['linear', 'gap'].")
+        layers, c_in = [], 1
+        for i, widths in enumerate(stages):
+            if i:
+                layers.append(nn.MaxPool2d(2))
+            for width in widths:
+                layers += [nn.Conv2d(c_in, width, 3, padding=1, bias=bias), nn.BatchNorm2d(width), nn.ReLU()]
+                c_in = width
+        if head == "linear":
+            side = 28 // 2 ** (len(stages) - 1)
+            layers += [nn.Conv2d(c_in, transition, 1), nn.ReLU(), nn.Flatten(), nn.Linear(transition * side**2, 10)]
+        else:
+            layers += [nn.Conv2d(c_in, 10, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten()]
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
 
+COMPACT_STAGES = ((8, 10), (10, 12, 12), (14, 16))
+
+
 def compact() -> StagedNet:
-    """Under 8,000 parameters, no fully connected layer: narrow at 28x28, no convolution biases,
-    and global average pooling over one map per digit (notebook 5 takes it one step at a time)."""
-    return StagedNet(widths=(8, 12, 16, 16, 16), head="gap", bias=False)
+    """Under 8,000 parameters, no fully connected layer: narrow, bias-free convolutions, two more of
+    them than the baseline, and global average pooling over one map per digit (see notebook 5)."""
+    return StagedNet(stages=COMPACT_STAGES, head="gap", bias=False)
 
 
 MODELS: dict[str, Callable[[], nn.Module]] = {

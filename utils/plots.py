@@ -5,7 +5,9 @@ from typing import Sequence
 
 import matplotlib.pyplot as plt
 import torch
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from matplotlib.patches import Rectangle
 
 
@@ -39,18 +41,21 @@ def plot_class_counts(train_labels: torch.Tensor, test_labels: torch.Tensor) -> 
 
 
 def plot_history(metrics: dict, target: float | None = None) -> Figure:
-    """Loss, test accuracy and learning rate per epoch of one run."""
+    """Loss, test error and learning rate per epoch of one run."""
     epochs = range(1, len(metrics["test_accuracy"]) + 1)
     fig, (loss_ax, acc_ax, lr_ax) = plt.subplots(1, 3, figsize=(13, 3.5))
     loss_ax.plot(epochs, metrics["train_loss"], "o-", label="train")
     loss_ax.plot(epochs, metrics["test_loss"], "o-", label="test")
-    loss_ax.set(title="loss", xlabel="epoch", yscale="log")
+    loss_ax.set(title="loss", xlabel="epoch")
+    plain_log_scale(loss_ax)
     loss_ax.legend()
-    acc_ax.plot(epochs, metrics["test_accuracy"], "o-", color="C2")
+    # Error on a log scale shows both the first epochs and the last tenths of a percent.
+    acc_ax.plot(epochs, [100 - a for a in metrics["test_accuracy"]], "o-", color="C2")
     if target is not None:
-        acc_ax.axhline(target, color="gray", linestyle="--", label=f"{target}%")
-        acc_ax.legend(loc="lower right")
-    acc_ax.set(title="test accuracy (%)", xlabel="epoch", ylim=(max(95, min(metrics["test_accuracy"]) - 0.2), 100))
+        acc_ax.axhline(100 - target, color="gray", linestyle="--", label=f"target: {target}% accuracy")
+        acc_ax.legend(loc="upper right")
+    acc_ax.set(title="test error (%) = 100 - accuracy", xlabel="epoch")
+    plain_log_scale(acc_ax)
     lr_ax.plot(epochs, metrics["lr"], "o-", color="C3")
     lr_ax.set(title="learning rate at the start of the epoch", xlabel="epoch")
     for ax in (loss_ax, acc_ax, lr_ax):
@@ -80,10 +85,11 @@ def plot_confusion(counts: torch.Tensor) -> Figure:
     off_diagonal = counts.clone().fill_diagonal_(0)
     fig, ax = plt.subplots(figsize=(5.5, 5))
     ax.imshow(off_diagonal, cmap="Reds")
+    dark = off_diagonal.max().item() / 2
     for i in range(counts.shape[0]):
         for j in range(counts.shape[1]):
-            ax.text(j, i, int(counts[i, j]), ha="center", va="center", fontsize=7,
-                    color="gray" if i == j else "black")
+            color = "gray" if i == j else "white" if off_diagonal[i, j] > dark else "black"
+            ax.text(j, i, int(counts[i, j]), ha="center", va="center", fontsize=7, color=color)
     ax.set(xticks=range(10), yticks=range(10), xlabel="predicted", ylabel="true",
            title=f"{int(off_diagonal.sum())} errors in {int(counts.sum()):,} test images")
     fig.tight_layout()
@@ -107,3 +113,11 @@ def plot_receptive_field(gradient: torch.Tensor, rf: int, start: float, jump: in
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plain_log_scale(ax: Axes) -> None:
+    """Log-scaled y axis labelled 0.02, 0.05, 0.1 rather than 2x10^-2."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())

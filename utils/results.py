@@ -16,6 +16,13 @@ def load_metrics(path: str | Path) -> dict:
     return json.loads(Path(path).read_text())
 
 
+def describe_device(metrics: dict) -> str:
+    """Where a run trained, e.g. "cpu (AMD EPYC, 2 cores), 2 threads"."""
+    name = f" ({metrics['device_name']})" if metrics.get("device_name") else ""
+    threads = f", {metrics['threads']} thread{'s' * (metrics['threads'] > 1)}" if metrics["device"] == "cpu" else ""
+    return f"{metrics['device']}{name}{threads}"
+
+
 def final_figures(metrics: dict) -> str:
     """Markdown table of one run's headline figures, all read from its metrics."""
     first = metrics["first_epoch_at_target"]
@@ -27,7 +34,7 @@ def final_figures(metrics: dict) -> str:
         ("final test accuracy", f"{metrics['final_test_accuracy']:.2f}%"),
         (f"first epoch at >= {TARGET_ACCURACY}%", first if first else "not reached"),
         ("training time", f"{metrics['total_seconds']:.0f} s ({metrics['total_seconds'] / len(metrics['epoch_seconds']):.1f} s per epoch)"),
-        ("device", f"{metrics['device']}, {metrics['threads']} threads, torch {metrics['torch_version']}"),
+        ("device", f"{describe_device(metrics)}, torch {metrics['torch_version']}"),
     ]
     return "\n".join(["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)])
 
@@ -68,6 +75,6 @@ def results_table(metrics_files: list[Path]) -> str:
         lines.append(
             f"| {path.parent.name} | {m['model']} | {m['parameters']:,} | {len(m['test_accuracy'])} "
             f"| {m['best_test_accuracy']:.2f}% | {m['final_test_accuracy']:.2f}% "
-            f"| {m['first_epoch_at_target'] or '-'} | {m['total_seconds']:.0f} | {m['device']} ({m['threads']} threads) |"
+            f"| {m['first_epoch_at_target'] or '-'} | {m['total_seconds']:.0f} | {describe_device(m)} |"
         )
     return "\n".join(lines)

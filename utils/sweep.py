@@ -9,7 +9,8 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from .config import TARGET_ACCURACY
-from .results import load_metrics
+from .plots import plain_log_scale
+from .results import describe_device, load_metrics
 
 COLUMNS = ("run", "seed", "epochs", "best", "final", "first_at_target", "seconds")
 
@@ -22,7 +23,8 @@ def sweep_rows(metrics_files: list[Path]) -> list[dict]:
         rows.append({"run": path.parent.name, "seed": m["seed"], "epochs": len(m["test_accuracy"]),
                      "best": m["best_test_accuracy"], "final": m["final_test_accuracy"],
                      "first_at_target": m["first_epoch_at_target"], "seconds": m["total_seconds"],
-                     "model": m["model"], "parameters": m["parameters"], "accuracy": m["test_accuracy"]})
+                     "model": m["model"], "parameters": m["parameters"], "accuracy": m["test_accuracy"],
+                     "device": describe_device(m), "torch": m["torch_version"]})
     return rows
 
 
@@ -55,8 +57,9 @@ def sweep_markdown(rows: list[dict]) -> str:
         lines.append(f"| **{stat}** | | | {_cell(values[0])} | {_cell(values[1])} | {_cell(values[2], 1)} "
                      f"| {_cell(stats['seconds'][stat], 0)} |")
     met = sum(r["final"] >= TARGET_ACCURACY for r in rows)
+    devices = ", ".join(sorted({f"{r['device']}, torch {r['torch']}" for r in rows}))
     lines.append(f"\n{met} of {len(rows)} runs at or above {TARGET_ACCURACY}% at the final epoch "
-                 f"({rows[0]['model']}, {rows[0]['parameters']:,} parameters).")
+                 f"({rows[0]['model']}, {rows[0]['parameters']:,} parameters; trained on {devices}).")
     return "\n".join(lines)
 
 
@@ -72,15 +75,16 @@ def write_sweep_csv(rows: list[dict], path: Path) -> None:
 
 
 def plot_sweep(rows: list[dict]) -> Figure:
-    """Test accuracy per epoch, one line per run, with the target."""
+    """Test error per epoch (log scale, so early epochs and the last tenths of a percent both show),
+    one line per run, with the target."""
     fig, ax = plt.subplots(figsize=(7, 4))
     for r in rows:
-        ax.plot(range(1, len(r["accuracy"]) + 1), r["accuracy"], "o-", markersize=3, label=f"seed {r['seed']}")
-    ax.axhline(TARGET_ACCURACY, color="gray", linestyle="--")
-    low = min(min(r["accuracy"]) for r in rows)
-    ax.set(xlabel="epoch", ylabel="test accuracy (%)", ylim=(max(low, 97.0) - 0.1, 100),
-           title=f"{rows[0]['model']}: {len(rows)} seeds")
-    ax.grid(alpha=0.3)
+        errors = [100 - acc for acc in r["accuracy"]]
+        ax.plot(range(1, len(errors) + 1), errors, "o-", markersize=3, label=f"seed {r['seed']}")
+    ax.axhline(100 - TARGET_ACCURACY, color="gray", linestyle="--", label=f"target: {TARGET_ACCURACY}% accuracy")
+    ax.set(xlabel="epoch", ylabel="test error (%)", title=f"{rows[0]['model']}: {len(rows)} seeds")
+    plain_log_scale(ax)
+    ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
     return fig

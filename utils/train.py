@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import platform
 import time
 from dataclasses import dataclass
@@ -157,8 +158,7 @@ def first_epoch_at(accuracies: list[float], target: float = TARGET_ACCURACY) -> 
 
 def fit(cfg: TrainConfig) -> dict:
     """Train `cfg.model` as configured; checkpoint and write metrics.json after every epoch."""
-    run_dir = cfg.run_dir
-    check_writable(run_dir)
+    check_writable(cfg.run_dir)
     check_writable(cfg.metrics_file.parent)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -168,25 +168,9 @@ def fit(cfg: TrainConfig) -> dict:
 
     model = to_device(build_model(cfg.model), device, cfg.channels_last)
     optimizer, scheduler = make_optimizer(model, cfg, steps_per_epoch(cfg, len(train.labels)))
-    augment = RandomAffine() if cfg.augment else None
+    augment = RandomAffine().scaled(cfg.augment_strength) if cfg.augment else None
     metrics = new_metrics(cfg, model, device)
-    checkpoint_path = run_dir / "checkpoint.pt"
-    start = 1
-    if checkpoint_path.exists():
-        state = load_checkpoint(checkpoint_path, cfg.model)
-        if cfg.resume:
-            restore(state, model, optimizer, scheduler, generator)
-            metrics, start = state["metrics"], state["epoch"] + 1
-            print(f"Resuming {cfg.run_name} after epoch {state['epoch']} of {cfg.epochs}.")
-        elif state["epoch"] < state["config"]["epochs"]:
-            raise ConfigError(
-                f"{run_dir} holds an interrupted run (epoch {state['epoch']} of {state['config']['epochs']}); "
-                "continue it with resume=True, or choose another run_name (or delete the folder) to start afresh."
-            )
-        else:
-            print(f"Note: starting {cfg.run_name} afresh replaces the finished run in {run_dir}.")
-    elif cfg.resume:
-        print(f"No checkpoint in {run_dir} yet: starting {cfg.run_name} from epoch 1.")
+    metrics, start = resume_or_start(cfg, metrics, model, optimizer, scheduler, generator)
 
     for epoch in range(start, cfg.epochs + 1):
         began = time.perf_counter()
@@ -197,10 +181,42 @@ def fit(cfg: TrainConfig) -> dict:
         record_epoch(metrics, train_loss, test_loss, accuracy, seconds, lr)
         print(f"epoch {epoch:2d}/{cfg.epochs}  train loss {train_loss:.4f}  test loss {test_loss:.4f}  "
               f"test accuracy {accuracy:.2f}%  {seconds:.1f}s", flush=True)
-        save_checkpoint(checkpoint_path, snapshot(cfg, epoch, model, optimizer, scheduler, generator, metrics))
+        save_checkpoint(cfg.run_dir / "checkpoint.pt", snapshot(cfg, epoch, model, optimizer, scheduler, generator, metrics))
         save_json(cfg.metrics_file, metrics)
     print(summary_line(metrics))
     return metrics
+
+
+# Settings that must match for a checkpoint to continue exactly as the run that wrote it.
+RESUME_MUST_MATCH = ("model", "epochs", "batch_size", "lr", "momentum", "weight_decay", "augment",
+                     "augment_strength", "seed", "data_fraction", "channels_last", "bf16")
+
+
+def resume_or_start(cfg: TrainConfig, metrics: dict, model, optimizer, scheduler, generator) -> tuple[dict, int]:
+    """Restore the run's checkpoint when resuming; refuse to overwrite an interrupted run otherwise.
+    Returns the metrics so far and the first epoch to train."""
+    path = cfg.run_dir / "checkpoint.pt"
+    if not path.exists():
+        if cfg.resume:
+            print(f"No checkpoint in {cfg.run_dir} yet: starting {cfg.run_name} from epoch 1.")
+        return metrics, 1
+    state = load_checkpoint(path, cfg.model)
+    saved, done = state["config"], state["epoch"]
+    if not cfg.resume:
+        if done < saved["epochs"]:
+            raise ConfigError(
+                f"{cfg.run_dir} holds an interrupted run (epoch {done} of {saved['epochs']}); continue it with "
+                "resume=True, or choose another run_name (or delete the folder) to start afresh.")
+        print(f"Note: starting {cfg.run_name} afresh replaces the finished run in {cfg.run_dir}.")
+        return metrics, 1
+    changed = [f"{k}={getattr(cfg, k)!r} (checkpoint: {saved.get(k)!r})" for k in RESUME_MUST_MATCH
+               if saved.get(k) != getattr(cfg, k)]
+    if changed:
+        raise ConfigError(f"Cannot resume {cfg.run_dir} with other settings: {', '.join(changed)}. Resume with "
+                          "the checkpoint's settings, or choose another run_name.")
+    restore(state, model, optimizer, scheduler, generator)
+    print(f"Resuming {cfg.run_name} after epoch {done} of {cfg.epochs}.")
+    return state["metrics"], done + 1
 
 
 def load_trained_model(run_dir: str | Path, device: torch.device | str = "cpu") -> nn.Module:
@@ -211,12 +227,26 @@ def load_trained_model(run_dir: str | Path, device: torch.device | str = "cpu") 
     return to_device(model, torch.device(device), state["config"].get("channels_last", True)).eval()
 
 
+def device_name(device: torch.device) -> str:
+    """The GPU's name, or the CPU's model name with its core count, for reports."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return f"Apple GPU (mps), {platform.machine()}"
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():  # Linux: platform.processor() is often empty or just the architecture
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    return f"{cpu}, {os.cpu_count()} cores"
+
+
 def new_metrics(cfg: TrainConfig, model: nn.Module, device: torch.device) -> dict:
     """The metrics record of a run before its first epoch."""
     return {
         "model": cfg.model, "parameters": count_parameters(model), "seed": cfg.seed,
         "epochs": cfg.epochs, "config": cfg.to_dict(), "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
+        "device_name": device_name(device),
         "threads": torch.get_num_threads(), "torch_version": torch.__version__,
         "train_loss": [], "test_loss": [], "test_accuracy": [], "epoch_seconds": [], "lr": [],
         "best_test_accuracy": None, "final_test_accuracy": None, "first_epoch_at_target": None,

@@ -1,0 +1,31 @@
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "update_readme.py"
+spec = importlib.util.spec_from_file_location("update_readme", SCRIPT)
+update_readme = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(update_readme)
+
+
+def test_fill_replaces_only_its_block():
+    text = "a\n<!-- x:start -->\nold\n<!-- x:end -->\nb\n<!-- y:start -->\nkeep\n<!-- y:end -->"
+    filled = update_readme.fill(text, "x", "new \\1 table")
+    assert "old" not in filled and "new \\1 table" in filled and "keep" in filled
+    assert update_readme.fill(filled, "x", "new \\1 table") == filled  # idempotent
+
+
+def test_missing_block_is_reported():
+    with pytest.raises(SystemExit, match="no <!-- z:start -->"):
+        update_readme.fill("text", "z", "table")
+
+
+def test_the_readme_has_every_block_the_script_fills():
+    root = SCRIPT.parents[1]
+    readme = (root / "README.md").read_text()
+    blocks = ["results"] + [p.parent.name for p in (root / "runs").glob("sweep-*/results.md")]
+    blocks += [f"benchmark-{p.stem}" for p in (root / "runs" / "benchmarks").glob("*.md")]
+    assert len(blocks) >= 6  # results, two sweeps, three benchmark sections are committed
+    for block in blocks:
+        assert f"<!-- {block}:start -->" in readme and f"<!-- {block}:end -->" in readme, block
