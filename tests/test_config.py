@@ -28,7 +28,7 @@ from utils.train import parse_args, pick_device
     ("channels_last", None, "channels_last=None is not allowed"),
     ("metrics_path", "out/metrics.txt", "metrics_path='out/metrics.txt' is not allowed: metrics_path must be '' "),
     ("run_name", "../escape", "run_name='../escape' is not allowed"),
-    ("run_name", "", "run_name='' is not allowed"),
+    ("run_name", "..", "run_name='..' is not allowed"),
     ("runs_dir", "", "runs_dir='' is not allowed"),
 ])
 def test_each_wrong_setting_is_named_with_what_is_allowed(setting, value, message):
@@ -41,9 +41,16 @@ def test_defaults_are_valid_and_within_the_course_budget():
     assert cfg.model == "baseline" and 1 <= cfg.epochs <= 15
 
 
+def test_a_run_is_named_after_its_model_unless_named():
+    assert TrainConfig().run_dir.as_posix() == "runs/baseline"
+    assert TrainConfig(model="compact").run_dir.as_posix() == "runs/compact"  # never over the baseline's run
+    assert TrainConfig(model="compact", run_name="c2").run_dir.as_posix() == "runs/c2"
+
+
 def test_command_line_flags():
     cfg = parse_args(["--epochs", "3", "--seed", "7", "--augment", "false", "--data-fraction", "0.5"])
     assert (cfg.epochs, cfg.seed, cfg.augment, cfg.data_fraction) == (3, 7, False, 0.5)
+    assert parse_args(["--model", "compact"]).run_name == "compact"
     with pytest.raises(SystemExit):
         parse_args(["--augment", "maybe"])
     with pytest.raises(ConfigError, match="epochs=0"):

@@ -5,7 +5,7 @@ import nbformat
 import papermill as pm
 import pytest
 
-from utils.config import TrainConfig
+from utils.config import config_defaults
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 TRAINING = next(p for p in NOTEBOOKS if "training" in p.name)
@@ -36,10 +36,10 @@ def test_committed_notebook_is_a_clean_in_order_run(path):
 
 def test_training_notebook_defaults_are_the_training_defaults():
     params = pm.inspect_notebook(str(TRAINING))
-    defaults = TrainConfig()
+    defaults = config_defaults()
     for name in ("model", "epochs", "batch_size", "lr", "seed", "device", "bf16", "data_fraction", "augment", "augment_strength",
                  "run_name", "metrics_path", "resume"):
-        assert eval(params[name]["default"]) == getattr(defaults, name), name
+        assert eval(params[name]["default"]) == defaults[name], name
 
 
 def test_papermill_run_with_tiny_parameters_writes_its_metrics(tmp_path):

@@ -35,7 +35,7 @@ class TrainConfig:
     threads: int = 0  # CPU threads; 0 keeps torch's default
     channels_last: bool = True  # memory layout of activations and weights (faster on CPU and GPU)
     bf16: bool = False  # bfloat16 autocast for the training forward pass
-    run_name: str = "baseline"
+    run_name: str = ""  # folder under runs_dir; "" names the run after the model
     runs_dir: str = "runs"
     metrics_path: str = ""  # where metrics.json goes; "" means <runs_dir>/<run_name>/metrics.json
     resume: bool = False  # continue `run_name` from its last complete epoch
@@ -43,6 +43,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         validate(self)
+        self.run_name = self.run_name or self.model
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -93,17 +94,19 @@ def validate(cfg: TrainConfig) -> None:
     for name in ("augment", "resume", "progress", "channels_last", "bf16"):
         if not isinstance(getattr(cfg, name), bool):
             _fail(name, getattr(cfg, name), "True or False")
-    if not isinstance(cfg.run_name, str) or not re.fullmatch(r"[A-Za-z0-9._-]+", cfg.run_name):
-        _fail("run_name", cfg.run_name, "a non-empty name of letters, digits, '.', '_' or '-'")
+    if (not isinstance(cfg.run_name, str) or not re.fullmatch(r"[A-Za-z0-9._-]*", cfg.run_name)
+            or set(cfg.run_name) == {"."}):
+        _fail("run_name", cfg.run_name, "a folder name of letters, digits, '.', '_' or '-' (not '.' or '..'), "
+              "or '' for the model's name")
     if not isinstance(cfg.runs_dir, str) or not cfg.runs_dir:
         _fail("runs_dir", cfg.runs_dir, "a non-empty folder path")
     if not isinstance(cfg.metrics_path, str) or cfg.metrics_path and not cfg.metrics_path.endswith(".json"):
         _fail("metrics_path", cfg.metrics_path, "'' (the run folder) or a path ending in .json")
 
 
-def config_fields() -> list[str]:
-    """Names of all settings, in order."""
-    return [f.name for f in fields(TrainConfig)]
+def config_defaults() -> dict:
+    """Every setting with its declared default, before resolution (run_name "" still means the model's name)."""
+    return {f.name: f.default for f in fields(TrainConfig)}
 
 
 def check_int(name: str, value, low: int, high: int | None = None) -> None:

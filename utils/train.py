@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from .augment import RandomAffine
 from .checkpoint import CheckpointError, check_writable, load_checkpoint, save_checkpoint, save_json
-from .config import TARGET_ACCURACY, ConfigError, TrainConfig, config_fields
+from .config import TARGET_ACCURACY, ConfigError, TrainConfig, config_defaults
 from .data import MNISTDataError, load_mnist, pixel_stats
 from .models import build_model, count_parameters
 
@@ -303,13 +303,11 @@ def _bool(text: str) -> bool:
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
     """A TrainConfig from `--name value` flags, one per setting."""
-    defaults = TrainConfig()
     parser = argparse.ArgumentParser(description="Train a course model on MNIST.")
-    for name in config_fields():
-        default = getattr(defaults, name)
+    for name, default in config_defaults().items():
         kind = _bool if isinstance(default, bool) else type(default)
         parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default, metavar=type(default).__name__,
-                            help=f"default: {default}")
+                            help=f"default: {default!r}")
     return TrainConfig(**vars(parser.parse_args(argv)))
 
 
