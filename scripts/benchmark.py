@@ -37,6 +37,16 @@ AUGMENT_BUDGET = 1.15
 REPORTS = ROOT / "runs" / "benchmarks"
 
 
+def timed(run, device: torch.device) -> float:
+    """Wall-clock seconds of `run()`, waiting for the GPU to finish where there is one."""
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync()
+    began = time.perf_counter()
+    run()
+    sync()
+    return time.perf_counter() - began
+
+
 def time_epoch(cfg: TrainConfig, train, device: torch.device, augment: bool) -> float:
     """Seconds for one training epoch over `train` from a fresh model, scaled to 60,000 images."""
     threads = torch.get_num_threads()
@@ -45,13 +55,10 @@ def time_epoch(cfg: TrainConfig, train, device: torch.device, augment: bool) -> 
     generator = seed_everything(cfg.seed, device)
     model = to_device(build_model(cfg.model), device, cfg.channels_last)
     optimizer, scheduler = make_optimizer(model, cfg, steps_per_epoch(cfg, len(train.labels)))
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    sync()
-    began = time.perf_counter()
-    train_epoch(model, train, optimizer, scheduler, cfg, generator, RandomAffine() if augment else None, 1)
-    sync()
+    taken = timed(lambda: train_epoch(model, train, optimizer, scheduler, cfg, generator,
+                                      RandomAffine() if augment else None, 1), device)
     torch.set_num_threads(threads)
-    return (time.perf_counter() - began) * 60_000 / len(train.labels)
+    return taken * 60_000 / len(train.labels)
 
 
 def best_epochs(cases: dict[str, tuple[TrainConfig, bool]], train, device, repeats: int) -> dict[str, list[float]]:
@@ -67,30 +74,19 @@ def best_epochs(cases: dict[str, tuple[TrainConfig, bool]], train, device, repea
 def peak_flops(device: torch.device, size: int = 2048, repeats: int = 10) -> float:
     """Best float32 FLOP/s of a (size x size) @ (size x size) product."""
     a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    best = float("inf")
-    for _ in range(repeats):
-        sync()
-        began = time.perf_counter()
-        a @ b
-        sync()
-        best = min(best, time.perf_counter() - began)
-    return 2 * size**3 / best
+    return 2 * size**3 / min(timed(lambda: a @ b, device) for _ in range(repeats))
 
 
 def time_augmentation(cfg: TrainConfig, train, device: torch.device, repeats: int) -> float:
     """Best seconds to augment all training images batch by batch, without any model: the cost on its own."""
     augment, generator = RandomAffine(), torch.Generator(device).manual_seed(cfg.seed)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    best = float("inf")
-    for _ in range(repeats):
-        sync()
-        began = time.perf_counter()
-        for idx in torch.arange(len(train.labels), device=device).split(cfg.batch_size):
+    batches = torch.arange(len(train.labels), device=device).split(cfg.batch_size)
+
+    def augment_all() -> None:
+        for idx in batches:
             train.inputs(idx, augment, generator, cfg.channels_last)
-        sync()
-        best = min(best, time.perf_counter() - began)
-    return best * 60_000 / len(train.labels)
+
+    return min(timed(augment_all, device) for _ in range(repeats)) * 60_000 / len(train.labels)
 
 
 def augment_section(cfg, train, device, repeats) -> list[str]:

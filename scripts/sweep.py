@@ -88,8 +88,9 @@ def main() -> None:
         for path in pool.map(run_one, args.seeds, [out] * len(args.seeds), [parameters] * len(args.seeds)):
             print(f"done: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}", flush=True)
     settings = ", ".join(f"{k}={v!r}" for k, v in parameters.items())
-    footer = (f" Settings: {settings}, the notebook's defaults otherwise. {len(args.seeds)} runs, {args.jobs} at a time with {threads} CPU thread{'s' * (threads > 1)} "
-              f"each: {time.perf_counter() - began:.0f} s wall time in all.")
+    footer = (f" Settings: {settings}, the notebook's defaults otherwise. {len(args.seeds)} runs, {args.jobs} at a "
+              f"time with {threads} CPU thread{'s' * (threads > 1)} each: {time.perf_counter() - began:.0f} s wall "
+              "time in all.")
     print(summarise(out, footer))
     print(f"Results in {out}.")
 
