@@ -12,7 +12,8 @@
 Epochs run on a share of the training set (--fraction) and are scaled to 60,000 images. The cases of a
 section take turns, --repeats rounds, and each reports its fastest epoch: a busy machine only ever adds
 time, so the minimum is the steadiest figure. The report is
-also written to runs/benchmarks/<section>.md, from which `make readme` fills the README.
+also written to <out>/<section>.md (runs/benchmarks by default; `make benchmark RUNS=results` writes the
+course's own, from which `make readme` fills the README).
 """
 from __future__ import annotations
 
@@ -29,12 +30,12 @@ sys.path.insert(0, str(ROOT))
 from utils.augment import RandomAffine  # noqa: E402
 from utils.config import TrainConfig  # noqa: E402
 from utils.cost import training_flops_per_image  # noqa: E402
+from utils.machine import device_name, pick_device  # noqa: E402
 from utils.models import build_model  # noqa: E402
-from utils.train import (  # noqa: E402
-    device_name, load_data, make_optimizer, pick_device, seed_everything, steps_per_epoch, to_device, train_epoch)
+from utils.tables import markdown_table  # noqa: E402
+from utils.train import prepare, train_epoch  # noqa: E402
 
 AUGMENT_BUDGET = 1.15
-REPORTS = ROOT / "runs" / "benchmarks"
 
 
 def timed(run, device: torch.device) -> float:
@@ -47,27 +48,23 @@ def timed(run, device: torch.device) -> float:
     return time.perf_counter() - began
 
 
-def time_epoch(cfg: TrainConfig, train, device: torch.device, augment: bool) -> float:
-    """Seconds for one training epoch over `train` from a fresh model, scaled to 60,000 images."""
+def time_epoch(cfg: TrainConfig, augment: bool) -> float:
+    """Seconds for one training epoch from a fresh model, scaled to 60,000 images."""
     threads = torch.get_num_threads()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    generator = seed_everything(cfg.seed, device)
-    model = to_device(build_model(cfg.model), device, cfg.channels_last)
-    optimizer, scheduler = make_optimizer(model, cfg, steps_per_epoch(cfg, len(train.labels)))
-    taken = timed(lambda: train_epoch(model, train, optimizer, scheduler, cfg, generator,
-                                      RandomAffine() if augment else None, 1), device)
+    run = prepare(replace(cfg, augment=augment))
+    taken = timed(lambda: train_epoch(run.model, run.train, run.optimizer, run.scheduler, run.cfg, run.generator,
+                                      run.augment, 1), run.device)
     torch.set_num_threads(threads)
-    return taken * 60_000 / len(train.labels)
+    return taken * 60_000 / len(run.train.labels)
 
 
-def best_epochs(cases: dict[str, tuple[TrainConfig, bool]], train, device, repeats: int) -> dict[str, list[float]]:
+def best_epochs(cases: dict[str, tuple[TrainConfig, bool]], repeats: int) -> dict[str, list[float]]:
     """Epoch times of every case (config, augment), in `repeats` rounds that each run every case once, so
     that drifts in the machine's speed hit all cases alike. Returns all times, fastest first."""
     times = {label: [] for label in cases}
     for _ in range(repeats):
         for label, (cfg, augment) in cases.items():
-            times[label].append(time_epoch(cfg, train, device, augment))
+            times[label].append(time_epoch(cfg, augment))
     return {label: sorted(t) for label, t in times.items()}
 
 
@@ -90,7 +87,7 @@ def time_augmentation(cfg: TrainConfig, train, device: torch.device, repeats: in
 
 
 def augment_section(cfg, train, device, repeats) -> list[str]:
-    times = best_epochs({"plain": (cfg, False), "augmented": (cfg, True)}, train, device, repeats)
+    times = best_epochs({"plain": (cfg, False), "augmented": (cfg, True)}, repeats)
     t_plain, t_aug = times["plain"][0], times["augmented"][0]
     ratio, alone = t_aug / t_plain, time_augmentation(cfg, train, device, repeats)
     return [f"epoch without augmentation: {t_plain:6.1f} s  ({60_000 / t_plain:,.0f} images/s)",
@@ -103,17 +100,16 @@ def augment_section(cfg, train, device, repeats) -> list[str]:
 
 def models_section(cfg, train, device, repeats, models) -> list[str]:
     peak = peak_flops(device)
-    lines = [f"float32 matrix-product peak: {peak / 1e9:.0f} GFLOP/s", "",
-             "| model | FLOPs per training image | augmentation | images/s | s per epoch | floor s | measured / floor |",
-             "|---|---|---|---|---|---|---|"]
     cases = {(name, augment): (replace(cfg, model=name), augment) for name in models for augment in (False, True)}
-    times = best_epochs(cases, train, device, repeats)
-    for (name, augment), (seconds, *_) in times.items():
+    rows = []
+    for (name, augment), (seconds, *_) in best_epochs(cases, repeats).items():
         flops = training_flops_per_image(build_model(name))
         floor = 60_000 * flops / peak
-        lines.append(f"| {name} | {flops / 1e6:.1f} M | {'yes' if augment else 'no'} | {60_000 / seconds:,.0f} "
-                     f"| {seconds:.1f} | {floor:.2f} | {seconds / floor:.1f}x |")
-    return lines
+        rows.append([name, f"{flops / 1e6:.1f} M", "yes" if augment else "no", f"{60_000 / seconds:,.0f}",
+                     f"{seconds:.1f}", f"{floor:.2f}", f"{seconds / floor:.1f}x"])
+    header = ["model", "FLOPs per training image", "augmentation", "images/s", "s per epoch", "floor s",
+              "measured / floor"]
+    return [f"float32 matrix-product peak: {peak / 1e9:.0f} GFLOP/s", "", markdown_table(header, rows)]
 
 
 SETTINGS = {  # label: changes to the default TrainConfig
@@ -126,13 +122,10 @@ SETTINGS = {  # label: changes to the default TrainConfig
 
 
 def settings_section(cfg, train, device, repeats) -> list[str]:
-    lines = ["| baseline, with augmentation | s per epoch | speed relative to NCHW |", "|---|---|---|"]
-    times = best_epochs({label: (replace(cfg, **changes), True) for label, changes in SETTINGS.items()},
-                        train, device, repeats)
+    times = best_epochs({label: (replace(cfg, **changes), True) for label, changes in SETTINGS.items()}, repeats)
     reference = times[next(iter(SETTINGS))][0]
-    for label, (seconds, *_) in times.items():
-        lines.append(f"| {label} | {seconds:.1f} | {reference / seconds:.2f}x |")
-    return lines
+    rows = [[label, f"{seconds:.1f}", f"{reference / seconds:.2f}x"] for label, (seconds, *_) in times.items()]
+    return [markdown_table(["baseline, with augmentation", "s per epoch", "speed relative to NCHW"], rows)]
 
 
 def main() -> None:
@@ -143,16 +136,18 @@ def main() -> None:
     parser.add_argument("--fraction", type=float, default=0.25, help="share of the training set per timed epoch")
     parser.add_argument("--repeats", type=int, default=5, help="timed epochs per case (the fastest is reported)")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "benchmarks",
+                        help="folder for the reports (the course's own are in results/benchmarks)")
     args = parser.parse_args()
 
     cfg = TrainConfig(data_fraction=args.fraction, device=args.device, epochs=1, progress=False)
     device = pick_device(cfg.device)
-    train, _ = load_data(cfg, device)
-    time_epoch(cfg, train, device, True)  # warm-up: allocator, kernels, caches
+    train = prepare(cfg).train
+    time_epoch(cfg, True)  # warm-up: allocator, kernels, caches
     header = (f"{device} ({device_name(device)}), {torch.get_num_threads()} threads, torch {torch.__version__}; "
               f"fastest of {args.repeats} epochs of {len(train.labels):,} images each, the cases taking turns, "
               "scaled to 60,000")
-    REPORTS.mkdir(parents=True, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     for section in args.sections:
         if section == "augment":
             lines = augment_section(cfg, train, device, args.repeats)
@@ -163,8 +158,8 @@ def main() -> None:
         body = ["```", *lines, "```"] if section == "augment" else lines
         text = "\n".join([f"`make benchmark` on {header}:", "", *body])
         print(text + "\n", flush=True)
-        (REPORTS / f"{section}.md").write_text(text + "\n")
-    print(f"written to {REPORTS.relative_to(ROOT)}/; `make readme` puts them in the README")
+        (args.out / f"{section}.md").write_text(text + "\n")
+    print(f"written to {args.out}/; `make readme` puts those in results/benchmarks/ in the README")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
-"""Execute the course notebooks in place with their default parameters, through papermill.
+"""Execute the course notebooks in place through papermill: the run that their committed outputs come from.
 
     python scripts/run_notebooks.py [notebooks/04_training.ipynb ...]
 
-Streams are coalesced (as in a live Jupyter display), so a progress bar that erases itself leaves
-only the per-epoch lines in the saved notebook instead of hundreds of partial bars.
+First the generated cells (Colab badge, set-up, training parameters) are brought up to date from the code.
+The training notebooks write their runs to results/, the course's committed results; every other setting
+is the notebook's default.
 """
 from __future__ import annotations
 
@@ -13,14 +14,21 @@ from pathlib import Path
 import papermill as pm
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from utils.notebooks import TRAINING_PARAMETERS, clean_executed, course_notebooks, write_generated_cells  # noqa: E402
+
+RESULTS = "results"
 
 
 def main(paths: list[str]) -> None:
-    notebooks = [Path(p).resolve() for p in paths] or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    notebooks = [Path(p).resolve() for p in paths] or course_notebooks()
     for path in notebooks:
         print(f"executing {path.relative_to(ROOT)}", flush=True)
-        pm.execute_notebook(str(path), str(path), kernel_name="python3", cwd=str(path.parent),
-                            coalesce_streams=True, progress_bar=False)
+        write_generated_cells(path)
+        parameters = {"runs_dir": RESULTS} if path.name in TRAINING_PARAMETERS else {}
+        pm.execute_notebook(str(path), str(path), parameters=parameters, kernel_name="python3", cwd=str(ROOT),
+                            progress_bar=False)
+        clean_executed(path)
 
 
 if __name__ == "__main__":

@@ -1,29 +1,41 @@
-"""Run the training notebook once per seed through papermill and summarise the runs.
+"""Run the training notebook once per seed through papermill and summarise exactly those runs.
 
-    python scripts/sweep.py --model baseline --seeds 1 2 3 4 5 [--jobs 2] [--epochs 7] [--param NAME=VALUE ...]
-                            [--name sweep-baseline-bf16]
+    python scripts/sweep.py --model compact --seeds 1 2 3 4 5 [--jobs 2] [--param NAME=VALUE ...]
+                            [--name sweep-compact] [--root runs] [--clear]
 
-Each run is its own kernel process; its executed notebook, metrics.json and curves stay in
-runs/<name>/seed<N>/ (the name defaults to sweep-<model>). The summary goes to runs/<name>/: results.md,
-results.csv and accuracy.png. With --jobs 2 two runs share the machine, each with half of the CPU threads.
+The model's course recipe (utils.config.RECIPES) gives the settings that --param does not. Each run is its
+own kernel process; its executed notebook, metrics.json and curves stay in <root>/<name>/seed<N>/ (the name
+defaults to sweep-<model>, the root to runs/, which git ignores; the course's own sweeps are in results/).
+The summary goes beside them: results.md, results.csv and accuracy.png. With --jobs 2 two runs share the
+machine, each with half of the CPU threads.
 """
 from __future__ import annotations
 
 import argparse
 import ast
 import os
+import shutil
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import papermill as pm
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from utils.sweep import plot_sweep, sweep_markdown, sweep_rows, write_sweep_csv  # noqa: E402
+from utils.config import ConfigError, TrainConfig, changed_settings, field_names  # noqa: E402
+from utils.notebooks import NOTEBOOKS, clean_executed  # noqa: E402
+from utils.results import RunRecord, load_runs  # noqa: E402
+from utils.sweep import plot_sweep, sweep_markdown, write_sweep_csv  # noqa: E402
 
-TRAINING = ROOT / "notebooks" / "04_training.ipynb"
+TRAINING = NOTEBOOKS / "04_training.ipynb"
+SET_BY_THE_SWEEP = ("seed", "run_name", "runs_dir", "metrics_path", "threads", "check_target", "progress", "resume")
+
+
+def shown(path: Path) -> str:
+    """`path` relative to the repository where it is inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def _limit_threads(threads: int) -> None:
@@ -35,64 +47,107 @@ def run_one(seed: int, out: Path, parameters: dict) -> Path:
     """Execute the training notebook for one seed; returns its metrics.json."""
     run_dir = out / f"seed{seed}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    params = {**parameters, "seed": seed, "run_name": f"seed{seed}", "runs_dir": str(out), "check_target": False}
-    pm.execute_notebook(str(TRAINING), str(run_dir / "notebook.ipynb"), parameters=params, kernel_name="python3",
-                        cwd=str(TRAINING.parent), coalesce_streams=True, progress_bar=False)
+    params = {**parameters, "seed": seed, "run_name": run_dir.name, "runs_dir": shown(out)}
+    notebook = run_dir / "notebook.ipynb"
+    pm.execute_notebook(str(TRAINING), str(notebook), parameters=params, kernel_name="python3", cwd=str(ROOT),
+                        progress_bar=False)
+    clean_executed(notebook)
     return run_dir / "metrics.json"
 
 
-def summarise(out: Path, footer: str = "") -> str:
-    """Write results.md, results.csv and accuracy.png for the runs in `out`; return the markdown."""
-    rows = sweep_rows(sorted(out.glob("seed*/metrics.json")))
-    if not rows:
-        raise SystemExit(f"No runs in {out}.")
-    table = sweep_markdown(rows) + footer
-    (out / "results.md").write_text(table + "\n")
-    write_sweep_csv(rows, out / "results.csv")
-    plot_sweep(rows).savefig(out / "accuracy.png", dpi=100, bbox_inches="tight")
-    return table
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="baseline")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
-    parser.add_argument("--jobs", type=int, default=1, help="runs at once (each gets cores / jobs threads)")
-    parser.add_argument("--epochs", type=int, help="default: the notebook's")
-    parser.add_argument("--data-fraction", type=float, help="default: the notebook's (all training images)")
-    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                        help="any other parameter of the training notebook, e.g. --param batch_size=64")
-    parser.add_argument("--name", help="folder under runs/; default: sweep-<model>")
-    parser.add_argument("--out", type=Path, help="any folder instead of runs/<name>")
-    args = parser.parse_args()
-    if args.jobs < 1:
-        parser.error("--jobs must be at least 1")
-
-    out = (args.out or ROOT / "runs" / (args.name or f"sweep-{args.model}")).resolve()
-    parameters = {"model": args.model}
-    if args.epochs is not None:
-        parameters["epochs"] = args.epochs
-    if args.data_fraction is not None:
-        parameters["data_fraction"] = args.data_fraction
-    for item in args.param:
+def parse_parameters(items: list[str], parser: argparse.ArgumentParser) -> dict:
+    """NAME=VALUE pairs as Python values; only training settings the sweep does not set itself."""
+    parameters = {}
+    for item in items:
         name, sep, value = item.partition("=")
         if not sep:
             parser.error(f"--param {item!r} is not NAME=VALUE")
+        if name not in field_names() or name in SET_BY_THE_SWEEP:
+            allowed = [n for n in field_names() if n not in SET_BY_THE_SWEEP]
+            parser.error(f"--param {name}: not a setting a sweep can change; those are {', '.join(allowed)}")
         try:
             parameters[name] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
             parameters[name] = value  # a plain string
+    return parameters
+
+
+def other_runs(out: Path, seeds: list[int]) -> list[str]:
+    """Run folders in `out` that this sweep would not write."""
+    ours = {f"seed{s}" for s in seeds}
+    return sorted(p.parent.name for p in out.glob("*/metrics.json") if p.parent.name not in ours)
+
+
+def summarise(out: Path, seeds: list[int], footer: str = "") -> str:
+    """Write results.md, results.csv and accuracy.png for this sweep's runs in `out`; return the markdown."""
+    runs = load_runs([out / f"seed{s}" / "metrics.json" for s in seeds])
+    table = sweep_markdown(runs) + footer
+    (out / "results.md").write_text(table + "\n")
+    write_sweep_csv(runs, out / "results.csv")
+    plot_sweep(runs).savefig(out / "accuracy.png", dpi=100, bbox_inches="tight")
+    return table
+
+
+def settings_text(record: RunRecord) -> str:
+    """The settings a run trained with, where they differ from TrainConfig's defaults, read from its record."""
+    config = {k: v for k, v in record.config.items() if k in field_names()}
+    changed = changed_settings(TrainConfig(**config))
+    return ", ".join(f"{k}={v!r}" for k, v in changed.items() if k not in SET_BY_THE_SWEEP or k == "threads")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="baseline")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    parser.add_argument("--jobs", type=int, default=1, help="runs at once (each gets cores / jobs threads)")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="a training setting, e.g. --param epochs=3 --param bf16=True")
+    parser.add_argument("--name", help="folder under the root; default: sweep-<model>")
+    parser.add_argument("--root", type=Path, default=ROOT / "runs", help="default: runs/ (ignored by git)")
+    parser.add_argument("--clear", action="store_true", help="delete runs of other seeds in the folder first")
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    if len(set(args.seeds)) != len(args.seeds):
+        parser.error("--seeds lists a seed twice")
+
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    try:  # every setting is checked before anything runs
+        cfg = TrainConfig.recipe(args.model, **parse_parameters(args.param, parser), threads=threads,
+                                 check_target=False, progress=False)
+        for seed in args.seeds:
+            TrainConfig(**{**cfg.to_dict(), "seed": seed})
+    except ConfigError as err:
+        parser.error(str(err))
+    out = (args.root / (args.name or f"sweep-{args.model}")).resolve()
+    others = other_runs(out, args.seeds)
+    if others and not args.clear:
+        parser.error(f"{shown(out)} holds runs that this sweep would not make ({', '.join(others)}); its summary "
+                     "would mix them in. Choose another --name, or add --clear to delete them.")
+    if others:
+        shutil.rmtree(out)
+        print(f"cleared {shown(out)} ({', '.join(others)})")
+
+    parameters = changed_settings(cfg)  # the training notebook's defaults are TrainConfig's
     began = time.perf_counter()
+    print(f"{len(args.seeds)} runs of {args.model} into {shown(out)}, {args.jobs} at a time with {threads} "
+          f"thread{'s' * (threads > 1)} each", flush=True)
     with ProcessPoolExecutor(args.jobs, initializer=_limit_threads, initargs=(threads,)) as pool:
-        for path in pool.map(run_one, args.seeds, [out] * len(args.seeds), [parameters] * len(args.seeds)):
-            print(f"done: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}", flush=True)
-    settings = ", ".join(f"{k}={v!r}" for k, v in parameters.items())
-    footer = (f" Settings: {settings}, the notebook's defaults otherwise. {len(args.seeds)} runs, {args.jobs} at a "
-              f"time with {threads} CPU thread{'s' * (threads > 1)} each: {time.perf_counter() - began:.0f} s wall "
-              "time in all.")
-    print(summarise(out, footer))
-    print(f"Results in {out}.")
+        started = {pool.submit(run_one, seed, out, parameters): (seed, time.perf_counter()) for seed in args.seeds}
+        for done, future in enumerate(as_completed(started), start=1):
+            seed, _ = started[future]
+            run = RunRecord.load(future.result())
+            elapsed = time.perf_counter() - began
+            left = len(args.seeds) - done
+            eta = elapsed / done * left if left else 0  # runs finish at a steady rate once every job is busy
+            print(f"seed {seed}: final {run.final_test_accuracy:.2f}% (best {run.best_test_accuracy:.2f}%), "
+                  f"{run.total_seconds:.0f} s of training; {done} of {len(args.seeds)} done, "
+                  f"about {eta / 60:.0f} min left", flush=True)
+    command = f"python scripts/sweep.py {' '.join(argv if argv is not None else sys.argv[1:])}"
+    footer = (f" Settings: {settings_text(run)}; TrainConfig's defaults otherwise. {len(args.seeds)} runs, "
+              f"{args.jobs} at a time: {time.perf_counter() - began:.0f} s wall time in all. Made by `{command}`.")
+    print(summarise(out, args.seeds, footer))
+    print(f"Results in {shown(out)}.")
 
 
 if __name__ == "__main__":

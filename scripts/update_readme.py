@@ -1,5 +1,5 @@
-"""Fill the README's results table from runs/*/metrics.json and its benchmark blocks from
-runs/benchmarks/*.md (never by hand).
+"""Fill the README's results table from results/*/metrics.json, its sweep blocks from
+results/sweep-*/results.md and its benchmark blocks from results/benchmarks/*.md (never by hand).
 
     python scripts/update_readme.py
 """
@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from utils.results import results_table  # noqa: E402
 
-BENCHMARKS = ROOT / "runs" / "benchmarks"
+RESULTS = ROOT / "results"  # the course's committed runs; users' own go to runs/
+BENCHMARKS = RESULTS / "benchmarks"
 
 
 def fill(text: str, block: str, content: str) -> str:
@@ -26,12 +27,12 @@ def fill(text: str, block: str, content: str) -> str:
 
 def main() -> None:
     readme = ROOT / "README.md"
-    files = sorted((ROOT / "runs").glob("*/metrics.json"))  # single runs; sweeps sit one level deeper
+    files = sorted(RESULTS.glob("*/metrics.json"))  # single runs; sweeps sit one level deeper
     if not files:
-        sys.exit("No runs/*/metrics.json yet: run `make notebooks` or `make train` first.")
+        sys.exit("No results/*/metrics.json yet: run `make notebooks` first.")
     table = results_table(files)
     text = fill(readme.read_text(), "results", table)
-    for sweep in sorted((ROOT / "runs").glob("sweep-*/results.md")):  # <!-- sweep-baseline:start --> ...
+    for sweep in sorted(RESULTS.glob("sweep-*/results.md")):  # <!-- sweep-baseline:start --> ...
         text = fill(text, sweep.parent.name, sweep.read_text().strip())
     for report in sorted(BENCHMARKS.glob("*.md")):  # augment.md fills <!-- benchmark-augment:start --> ...
         text = fill(text, f"benchmark-{report.stem}", report.read_text().strip())

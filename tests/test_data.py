@@ -1,5 +1,8 @@
 import gzip
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -7,6 +10,7 @@ import torch
 from utils import data
 from utils.data import DATA_DIR, MNISTDataError, load_mnist, pixel_stats
 
+REPO = Path(__file__).resolve().parents[1]
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
@@ -32,10 +36,22 @@ def test_pixel_statistics_are_computed_from_the_data():
     mean, std = pixel_stats(mnist.train_images)
     assert (round(mean, 4), round(std, 4)) == (0.1307, 0.3081)
     assert round(pixel_stats(mnist.test_images)[0], 4) == 0.1325
+    small = mnist.test_images[:500].double() / 255
+    assert pixel_stats(mnist.test_images[:500]) == pytest.approx((small.mean().item(), small.std().item()), rel=1e-12)
+
+
+def test_pixel_statistics_need_no_float_copy_of_the_images():
+    """A float64 copy of the 60,000 training images is 376 MB; the statistics must not need one."""
+    code = ("import resource, torch; from utils.data import load_mnist, pixel_stats; images = load_mnist().train_images; "
+            "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; pixel_stats(images); "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)")
+    grown_kib = int(subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                                   check=True).stdout)
+    assert grown_kib < 50_000, f"the peak memory grew by {grown_kib / 1024:.0f} MiB"
 
 
 def test_batches_are_normalised_to_zero_mean_unit_std():
-    from utils.train import Batches
+    from utils.data import Batches
 
     mnist = load_mnist()
     mean, std = pixel_stats(mnist.train_images)

@@ -1,27 +1,29 @@
 import json
 import math
-import os
-import signal
+import stat
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
 
 from utils.checkpoint import CheckpointError, load_checkpoint
 from utils.config import ConfigError, TrainConfig
 from utils.models import build_model
-from utils.train import TrainingDiverged, fit
+from utils.results import RunRecord
+from utils.train import TrainingDiverged, fit, prepare, schedule
 
 REPO = Path(__file__).resolve().parents[1]
-SHORT = dict(epochs=2, data_fraction=0.05, progress=False, threads=2)
-PER_EPOCH = ("train_loss", "test_loss", "test_accuracy", "lr")
+SHORT = dict(epochs=2, data_fraction=0.05, progress=False, threads=2, device="cpu")
+PER_EPOCH = ("train_loss", "test_loss", "test_accuracy", "lr", "momentum")
 
 
-def same_results(a: dict, b: dict) -> bool:
-    return all(a[k] == b[k] for k in PER_EPOCH)
+def same_results(a: RunRecord, b: RunRecord) -> bool:
+    return all(getattr(a, k) == getattr(b, k) for k in PER_EPOCH)
 
 
 @pytest.fixture(scope="module")
@@ -31,22 +33,27 @@ def short_run(tmp_path_factory):
 
 
 def test_a_short_run_learns(short_run):
-    metrics, _ = short_run
-    assert metrics["train_loss"][1] < metrics["train_loss"][0]
-    assert metrics["test_accuracy"][-1] > 80  # 3,000 images, two epochs; chance is 10%
+    run, _ = short_run
+    assert run.train_loss[1] < run.train_loss[0]
+    assert run.test_accuracy[-1] > 80  # 3,000 images, two epochs; chance is 10%
 
 
 def test_metrics_file_holds_the_run(short_run):
-    metrics, run_dir = short_run
+    run, run_dir = short_run
     saved = json.loads((run_dir / "metrics.json").read_text())
-    assert saved == json.loads(json.dumps(metrics))
-    for key in ("model", "parameters", "seed", "epochs", "device", "torch_version", "best_test_accuracy",
-                "final_test_accuracy", "first_epoch_at_target", "epoch_seconds"):
-        assert key in saved, key
-    assert saved["parameters"] == 16146 and saved["epochs"] == 2 and len(saved["test_accuracy"]) == 2
+    assert saved == json.loads(json.dumps(run.to_dict()))
+    assert RunRecord.from_dict(saved) == run
+    assert saved["parameters"] == 16146 and saved["config"]["epochs"] == 2 and len(saved["test_accuracy"]) == 2
     assert saved["best_test_accuracy"] == max(saved["test_accuracy"])
     assert saved["final_test_accuracy"] == saved["test_accuracy"][-1]
     assert (run_dir / "checkpoint.pt").exists()
+
+
+def test_files_are_readable_by_others_and_no_temporary_file_is_left(short_run):
+    _, run_dir = short_run
+    for name in ("checkpoint.pt", "metrics.json"):
+        assert stat.S_IMODE((run_dir / name).stat().st_mode) == 0o644, name  # under CI's umask 022
+    assert sorted(p.name for p in run_dir.iterdir()) == ["checkpoint.pt", "metrics.json"]
 
 
 def test_same_seed_same_numbers(short_run, tmp_path):
@@ -54,6 +61,50 @@ def test_same_seed_same_numbers(short_run, tmp_path):
     assert same_results(short_run[0], again)
     other = fit(TrainConfig(run_name="other", runs_dir=str(tmp_path), seed=2, **SHORT))
     assert not same_results(short_run[0], other)
+
+
+def test_the_recorded_momentum_is_the_momentum_that_trained(short_run, tmp_path):
+    """The one-cycle schedule drives momentum: the record holds its values, and changing it changes training."""
+    run, _ = short_run
+    cfg = TrainConfig(**SHORT)
+    rates, momenta = schedule(cfg, 3000)
+    peak = rates.index(max(rates))
+    assert momenta[0] == cfg.momentum == 0.95 and momenta.index(min(momenta)) == peak
+    assert min(momenta) == pytest.approx(cfg.min_momentum, abs=1e-3)
+    assert run.momentum[0] == 0.95 and run.momentum[1] == pytest.approx(momenta[len(momenta) // 2])
+    assert run.config["momentum"] == 0.95 and run.config["min_momentum"] == 0.85
+    constant = fit(TrainConfig(run_name="constant", runs_dir=str(tmp_path), min_momentum=0.95, **SHORT))
+    assert constant.momentum == [0.95, 0.95] and constant.train_loss != run.train_loss
+
+
+def test_plain_sgd_without_momentum_trains(tmp_path):
+    run = fit(TrainConfig(run_name="plain", runs_dir=str(tmp_path), momentum=0, min_momentum=0,
+                          **{**SHORT, "epochs": 1}))
+    assert run.momentum == [0] and run.test_accuracy[0] > 20
+
+
+def test_a_model_built_in_a_notebook_trains_with_the_same_call(tmp_path):
+    class Tiny(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(4), nn.Flatten(),
+                                     nn.Linear(64, 10))
+
+        def forward(self, x):
+            return self.net(x)
+
+    cfg = TrainConfig(runs_dir=str(tmp_path), **{**SHORT, "epochs": 1})
+    run = fit(cfg, Tiny())
+    assert run.model == "Tiny" and run.parameters == 690 and run.config["model"] == "Tiny"
+    assert (tmp_path / "tiny" / "metrics.json").exists() and not (tmp_path / "baseline").exists()
+    with pytest.raises(CheckpointError, match="holds a 'Tiny' network, whose layers differ"):
+        fit(replace(cfg, run_name="tiny", resume=True, epochs=2))  # the baseline cannot continue it
+
+
+def test_prepare_builds_a_run_without_writing(tmp_path):
+    run = prepare(TrainConfig(runs_dir=str(tmp_path), **SHORT))
+    assert len(run.train.labels) == 3000 and run.optimizer.param_groups[0]["nesterov"]
+    assert not any(tmp_path.iterdir())
 
 
 def test_divergence_stops_at_once_naming_epoch_and_batch(tmp_path, monkeypatch):
@@ -73,7 +124,7 @@ def test_divergence_stops_at_once_naming_epoch_and_batch(tmp_path, monkeypatch):
     monkeypatch.setattr(train, "build_model", poisoned)
     with pytest.raises(TrainingDiverged, match="became nan at epoch 2, batch 3/24. Try a lower learning rate"):
         fit(TrainConfig(run_name="nan", runs_dir=str(tmp_path), **{**SHORT, "epochs": 3}))
-    kept = load_checkpoint(tmp_path / "nan" / "checkpoint.pt", "baseline")
+    kept = load_checkpoint(tmp_path / "nan" / "checkpoint.pt")
     assert kept["epoch"] == 1 and all(torch.isfinite(v).all() for v in kept["model_state"].values())
 
 
@@ -84,42 +135,43 @@ def test_unwritable_run_folder_fails_before_training(tmp_path):
         fit(TrainConfig(runs_dir=str(blocker), **SHORT))
 
 
-def test_checkpoint_of_another_model_or_corrupt_is_refused(short_run, tmp_path):
-    _, run_dir = short_run
-    with pytest.raises(CheckpointError, match="holds a 'baseline' model, not 'compact'"):
-        load_checkpoint(run_dir / "checkpoint.pt", "compact")
-    broken = tmp_path / "checkpoint.pt"
-    broken.write_bytes((run_dir / "checkpoint.pt").read_bytes()[:5000])
-    with pytest.raises(CheckpointError, match="is not a readable checkpoint"):
-        load_checkpoint(broken, "baseline")
-
-
 def train_command(runs: Path, name: str, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "utils.train", "--epochs", "3", "--data-fraction", "0.1", "--threads", "2",
-            "--progress", "false", "--runs-dir", str(runs), "--run-name", name, *extra]
+    return [sys.executable, "scripts/train.py", "--epochs", "3", "--data-fraction", "0.1", "--threads", "2",
+            "--device", "cpu", "--progress", "false", "--runs-dir", str(runs), "--run-name", name, *extra]
 
 
 def test_killed_run_resumes_to_the_same_result(tmp_path):
-    """SIGKILL a real training process inside epoch 2, resume it, compare with an uninterrupted run."""
+    """SIGKILL a real training process as soon as epoch 1 is saved, resume it, compare with an uninterrupted run."""
     runs = tmp_path / "runs"
     metrics_file = runs / "killed" / "metrics.json"
     proc = subprocess.Popen(train_command(runs, "killed"), cwd=REPO, stdout=subprocess.DEVNULL)
     deadline = time.time() + 120
     while not metrics_file.exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    time.sleep(0.5)  # well inside epoch 2
+        time.sleep(0.005)  # the checkpoint is written just before metrics.json
     assert proc.poll() is None, "the run ended before it could be interrupted"
-    os.kill(proc.pid, signal.SIGKILL)
+    proc.kill()
     proc.wait()
-    assert len(json.loads(metrics_file.read_text())["test_accuracy"]) == 1
+    assert load_checkpoint(runs / "killed" / "checkpoint.pt")["epoch"] == 1, "killed after epoch 2 had finished"
 
     resumed = subprocess.run(train_command(runs, "killed", "--resume", "true"), cwd=REPO,
                              capture_output=True, text=True, check=True)
     assert "Resuming killed after epoch 1 of 3" in resumed.stdout
     subprocess.run(train_command(runs, "whole"), cwd=REPO, capture_output=True, check=True)
-    killed = json.loads(metrics_file.read_text())
-    whole = json.loads((runs / "whole" / "metrics.json").read_text())
-    assert len(killed["test_accuracy"]) == 3 and same_results(killed, whole)
+    killed, whole = RunRecord.load(metrics_file), RunRecord.load(runs / "whole" / "metrics.json")
+    assert killed.epochs == 3 and same_results(killed, whole)
+
+
+def test_a_killed_write_leaves_nothing_behind(tmp_path):
+    """A write killed half-way leaves a temporary file; git ignores it and the next run removes it."""
+    run_dir = tmp_path / "stale"
+    run_dir.mkdir()
+    leftover = run_dir / ".checkpoint.pt.x1y2.partial"
+    leftover.write_bytes(b"half a checkpoint")
+    ignored = subprocess.run(["git", "check-ignore", "-q", "--no-index", "results/baseline/.metrics.json.abc.partial"],
+                             cwd=REPO)
+    assert ignored.returncode == 0, "git would show a killed write's temporary file"
+    fit(TrainConfig(run_name="stale", runs_dir=str(tmp_path), **{**SHORT, "epochs": 1}))
+    assert not leftover.exists()
 
 
 def test_failed_checkpoint_write_stops_the_run_and_keeps_the_previous_one(tmp_path, monkeypatch):
@@ -138,7 +190,7 @@ def test_failed_checkpoint_write_stops_the_run_and_keeps_the_previous_one(tmp_pa
     with pytest.raises(CheckpointError, match="Could not write the checkpoint .* \\(No space left on device\\); "
                                               "the previous checkpoint, if any, is unchanged"):
         fit(TrainConfig(run_name="full", runs_dir=str(tmp_path), **{**SHORT, "epochs": 3}))
-    assert load_checkpoint(tmp_path / "full" / "checkpoint.pt", "baseline")["epoch"] == 1
+    assert load_checkpoint(tmp_path / "full" / "checkpoint.pt")["epoch"] == 1
     assert sorted(p.name for p in (tmp_path / "full").iterdir()) == ["checkpoint.pt", "metrics.json"]
 
 
@@ -158,11 +210,13 @@ def test_an_interrupted_run_is_not_overwritten_by_a_fresh_start(tmp_path, monkey
     monkeypatch.setattr(train, "train_epoch", real_epoch)
     with pytest.raises(ConfigError, match="holds an interrupted run \\(epoch 1 of 3\\); continue it with resume=True"):
         fit(TrainConfig(**cfg))
-    assert len(fit(TrainConfig(**{**cfg, "resume": True}))["test_accuracy"]) == 3
+    assert fit(TrainConfig(**{**cfg, "resume": True})).epochs == 3
 
 
-def test_resuming_with_other_settings_is_refused(short_run, tmp_path):
+def test_resuming_with_other_settings_is_refused(short_run):
     _, run_dir = short_run
     cfg = dict(run_name="short", runs_dir=str(run_dir.parent), resume=True, **{**SHORT, "epochs": 3})
     with pytest.raises(ConfigError, match="Cannot resume .* with other settings: epochs=3 \\(checkpoint: 2\\)"):
         fit(TrainConfig(**cfg))
+    with pytest.raises(ConfigError, match="min_momentum=0.9 \\(checkpoint: 0.85\\)"):
+        fit(TrainConfig(**{**cfg, "epochs": 2, "min_momentum": 0.9}))

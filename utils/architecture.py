@@ -6,6 +6,7 @@ from torch import nn
 
 from .models import COMPACT_STAGES, Baseline, StagedNet, count_parameters
 from .receptive_field import receptive_field_table
+from .tables import markdown_table
 
 
 def growth_steps(model: Baseline) -> list[tuple[str, nn.Sequential]]:
@@ -31,15 +32,15 @@ def growth_steps(model: Baseline) -> list[tuple[str, nn.Sequential]]:
 
 def describe_steps(model: Baseline, input_size: tuple[int, ...] = (1, 28, 28)) -> str:
     """Markdown table: after each step, the output size, parameters so far and receptive field."""
-    lines = ["| step | adds | output | parameters | receptive field |", "|---|---|---|---|---|"]
+    rows = []
     for i, (description, net) in enumerate(growth_steps(model), start=1):
         with torch.no_grad():
             shape = tuple(net.eval()(torch.zeros(1, *input_size)).shape[1:])
         last = receptive_field_table(net, input_size)[-1]
         field = f"{last.rf} (whole image)" if last.covers_all else f"{last.rf}x{last.rf}"
         size = "x".join(map(str, shape[1:] + shape[:1])) if len(shape) == 3 else f"{shape[0]} logits"
-        lines.append(f"| {i} | {description} | {size} | {count_parameters(net):,} | {field} |")
-    return "\n".join(lines)
+        rows.append([i, description, size, f"{count_parameters(net):,}", field])
+    return markdown_table(["step", "adds", "output", "parameters", "receptive field"], rows)
 
 
 # From the baseline to the compact model, one saving at a time: (what changes, the settings after it).
@@ -57,11 +58,10 @@ def describe_compact_steps(input_size: tuple[int, ...] = (1, 28, 28)) -> str:
     """Markdown table: after each saving, parameters, multiply-adds per image and receptive field."""
     from .cost import count_macs
 
-    lines = ["| step | change | parameters | multiply-adds per image | receptive field before the head |",
-             "|---|---|---|---|---|"]
+    rows = []
     for i, (change, settings) in enumerate(COMPACT_STEPS, start=1):
         net = StagedNet(**settings)
         field = max(r.rf for r in receptive_field_table(net, input_size) if not r.covers_all)
-        lines.append(f"| {i} | {change} | {count_parameters(net):,} | {sum(count_macs(net, input_size).values()):,} "
-                     f"| {field} |")
-    return "\n".join(lines)
+        rows.append([i, change, f"{count_parameters(net):,}", f"{sum(count_macs(net, input_size).values()):,}", field])
+    return markdown_table(["step", "change", "parameters", "multiply-adds per image",
+                           "receptive field before the head"], rows)

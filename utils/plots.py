@@ -10,6 +10,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from matplotlib.patches import Rectangle
 
+from .results import RunRecord
+
 
 def show_digits(images: torch.Tensor, titles: Sequence[str] | None = None, ncols: int = 10,
                 size: float = 1.1) -> Figure:
@@ -40,37 +42,40 @@ def plot_class_counts(train_labels: torch.Tensor, test_labels: torch.Tensor) -> 
     return fig
 
 
-def plot_history(metrics: dict, target: float | None = None) -> Figure:
-    """Loss, test error and learning rate per epoch of one run."""
-    epochs = range(1, len(metrics["test_accuracy"]) + 1)
-    fig, (loss_ax, acc_ax, lr_ax) = plt.subplots(1, 3, figsize=(13, 3.5))
-    loss_ax.plot(epochs, metrics["train_loss"], "o-", label="train")
-    loss_ax.plot(epochs, metrics["test_loss"], "o-", label="test")
+def plot_history(run: RunRecord, target: float | None = None) -> Figure:
+    """Loss and test error after each epoch of one run."""
+    epochs = range(1, run.epochs + 1)
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.5))
+    loss_ax.plot(epochs, run.train_loss, "o-", label="train (augmented, dropout on)")
+    loss_ax.plot(epochs, run.test_loss, "o-", label="test")
     loss_ax.set(title="loss", xlabel="epoch")
     plain_log_scale(loss_ax)
     loss_ax.legend()
     # Error on a log scale shows both the first epochs and the last tenths of a percent.
-    acc_ax.plot(epochs, [100 - a for a in metrics["test_accuracy"]], "o-", color="C2")
+    acc_ax.plot(epochs, [100 - a for a in run.test_accuracy], "o-", color="C2")
     if target is not None:
         acc_ax.axhline(100 - target, color="gray", linestyle="--", label=f"target: {target}% accuracy")
         acc_ax.legend(loc="upper right")
     acc_ax.set(title="test error (%) = 100 - accuracy", xlabel="epoch")
     plain_log_scale(acc_ax)
-    lr_ax.plot(epochs, metrics["lr"], "o-", color="C3")
-    lr_ax.set(title="learning rate at the start of the epoch", xlabel="epoch")
-    for ax in (loss_ax, acc_ax, lr_ax):
+    for ax in (loss_ax, acc_ax):
         ax.grid(alpha=0.3)
-    fig.suptitle(f"{metrics['model']}, seed {metrics['seed']}")
+    fig.suptitle(f"{run.model}, seed {run.seed}")
     fig.tight_layout()
     return fig
 
 
-def plot_lr_schedule(lrs: Sequence[float], steps_per_epoch: int) -> Figure:
-    """Learning rate at every optimiser step, with epochs on the x axis."""
-    fig, ax = plt.subplots(figsize=(6, 3))
-    ax.plot([i / steps_per_epoch for i in range(len(lrs))], lrs)
-    ax.set(xlabel="epoch", ylabel="learning rate", title="one-cycle schedule")
-    ax.grid(alpha=0.3)
+def plot_schedule(rates: Sequence[float], momenta: Sequence[float], steps_per_epoch: int) -> Figure:
+    """Learning rate and momentum at every optimiser step; x is the number of epochs done."""
+    fig, (lr_ax, momentum_ax) = plt.subplots(1, 2, figsize=(10, 3))
+    x = [i / steps_per_epoch for i in range(len(rates))]
+    lr_ax.plot(x, rates, color="C3")
+    lr_ax.set(xlabel="epochs done", ylabel="learning rate", title="learning rate")
+    momentum_ax.plot(x, momenta, color="C4")
+    momentum_ax.set(xlabel="epochs done", ylabel="momentum", title="momentum")
+    for ax in (lr_ax, momentum_ax):
+        ax.grid(alpha=0.3)
+    fig.suptitle("the one-cycle schedule")
     fig.tight_layout()
     return fig
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .tables import markdown_table
+
 SPATIAL = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)
 GLOBAL = (nn.Linear, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
 POINTWISE = (
@@ -104,17 +106,10 @@ def receptive_field_table(
 
 def format_table(rows: list[RFRow]) -> str:
     """The table as Markdown: layer, input and output size, receptive field, jump in and out."""
-    lines = [
-        "| layer | type | input | output | receptive field | jump in | jump out |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        field = f"{r.rf} (whole input)" if r.covers_all else str(r.rf)
-        lines.append(
-            f"| {r.layer} | {r.kind} | {_size(r.input_size)} | {_size(r.output_size)} | {field} "
-            f"| {r.jump_in} | {r.jump_out} |"
-        )
-    return "\n".join(lines)
+    return markdown_table(
+        ["layer", "type", "input", "output", "receptive field", "jump in", "jump out"],
+        [[r.layer, r.kind, _size(r.input_size), _size(r.output_size),
+          f"{r.rf} (whole input)" if r.covers_all else r.rf, r.jump_in, r.jump_out] for r in rows])
 
 
 def _size(shape: tuple[int, ...]) -> str:

@@ -1,42 +1,161 @@
-"""Figures of finished runs: one run's summary, the course target, and the README's table."""
+"""The record of a run (what metrics.json holds), its figures, the course target, and its table row."""
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any, Sequence
 
 from .config import MAX_EPOCHS, MAX_PARAMETERS, TARGET_ACCURACY, TrainConfig
+from .tables import cell, markdown_table
+
+# Figures a reader of metrics.json gets without recomputing them; derived from the per-epoch lists.
+SUMMARY_KEYS = ("seed", "best_test_accuracy", "final_test_accuracy", "first_epoch_at_target", "total_seconds",
+                "target_accuracy")
 
 
 class TargetNotMet(AssertionError):
     """A run misses the course target."""
 
 
-def load_metrics(path: str | Path) -> dict:
-    """A run's metrics.json."""
-    return json.loads(Path(path).read_text())
+@dataclass
+class RunRecord:
+    """A run's settings, machine and figures per epoch; saved as metrics.json after every epoch."""
+
+    model: str
+    parameters: int
+    config: dict[str, Any]  # TrainConfig.to_dict() of the run: the settings that trained
+    device: str  # "cpu", "cuda", "mps"
+    device_name: str
+    threads: int
+    torch_version: str
+    train_loss: list[float] = field(default_factory=list)  # mean over the epoch, augmentation and dropout on
+    test_loss: list[float] = field(default_factory=list)
+    test_accuracy: list[float] = field(default_factory=list)  # percent
+    epoch_seconds: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)  # at the start of each epoch
+    momentum: list[float] = field(default_factory=list)  # at the start of each epoch
+
+    def add_epoch(self, train_loss: float, test_loss: float, accuracy: float, seconds: float, lr: float,
+                  momentum: float) -> None:
+        for name, value in (("train_loss", train_loss), ("test_loss", test_loss), ("test_accuracy", accuracy),
+                            ("epoch_seconds", seconds), ("lr", lr), ("momentum", momentum)):
+            getattr(self, name).append(value)
+
+    @property
+    def seed(self) -> int:
+        return self.config["seed"]
+
+    @property
+    def epochs(self) -> int:
+        """Epochs trained so far."""
+        return len(self.test_accuracy)
+
+    @property
+    def best_test_accuracy(self) -> float | None:
+        return max(self.test_accuracy, default=None)
+
+    @property
+    def final_test_accuracy(self) -> float | None:
+        return self.test_accuracy[-1] if self.test_accuracy else None
+
+    @property
+    def first_epoch_at_target(self) -> int | None:
+        """1-based epoch at which the target was first reached, or None."""
+        return next((i + 1 for i, acc in enumerate(self.test_accuracy) if acc >= TARGET_ACCURACY), None)
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(self.epoch_seconds)
+
+    @property
+    def target_accuracy(self) -> float:
+        return TARGET_ACCURACY
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), **{key: getattr(self, key) for key in SUMMARY_KEYS}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunRecord":
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
+    @classmethod
+    def load(cls, path: str | Path) -> "RunRecord":
+        return cls.from_dict(json.loads(Path(path).read_text()))
 
 
-def describe_device(metrics: dict) -> str:
+def load_runs(paths: Sequence[str | Path]) -> list[tuple[str, RunRecord]]:
+    """(run folder name, record) for each metrics.json, sorted by path."""
+    return [(Path(p).parent.name, RunRecord.load(p)) for p in sorted(map(Path, paths))]
+
+
+def describe_device(run: RunRecord) -> str:
     """Where a run trained, e.g. "cpu (AMD EPYC, 2 cores), 2 threads"."""
-    name = f" ({metrics['device_name']})" if metrics.get("device_name") else ""
-    threads = f", {metrics['threads']} thread{'s' * (metrics['threads'] > 1)}" if metrics["device"] == "cpu" else ""
-    return f"{metrics['device']}{name}{threads}"
+    name = f" ({run.device_name})" if run.device_name else ""
+    threads = f", {run.threads} thread{'s' * (run.threads > 1)}" if run.device == "cpu" else ""
+    return f"{run.device}{name}{threads}"
 
 
-def final_figures(metrics: dict) -> str:
-    """Markdown table of one run's headline figures, all read from its metrics."""
-    first = metrics["first_epoch_at_target"]
+# The columns a run can show in a table: key -> header.
+COLUMNS = {
+    "run": "run", "model": "model", "parameters": "parameters", "seed": "seed", "epochs": "epochs",
+    "best": "best %", "final": "final %", "first_at_target": f"first epoch at {TARGET_ACCURACY}%",
+    "seconds": "seconds", "device": "device",
+}
+
+
+def run_row(name: str, run: RunRecord) -> dict[str, Any]:
+    """The one row builder: every column of COLUMNS for one run, as raw values."""
+    return {"run": name, "model": run.model, "parameters": run.parameters, "seed": run.seed, "epochs": run.epochs,
+            "best": run.best_test_accuracy, "final": run.final_test_accuracy,
+            "first_at_target": run.first_epoch_at_target, "seconds": run.total_seconds,
+            "device": describe_device(run)}
+
+
+def format_cell(key: str, value) -> str:
+    """How each column is written: thousands separators, two decimals for accuracies, whole seconds."""
+    if key == "parameters":
+        return f"{value:,}"
+    if key == "seconds":
+        return cell(value, 0)
+    return cell(value, 1 if key == "first_at_target" and isinstance(value, float) else 2)
+
+
+def rows_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """Markdown table of `rows` (from run_row, or statistics) in the given COLUMNS."""
+    return markdown_table([COLUMNS[c] for c in columns], [[format_cell(c, r.get(c)) for c in columns] for r in rows])
+
+
+def results_table(metrics_files: Sequence[Path]) -> str:
+    """One row per run, read from metrics.json files."""
+    rows = [run_row(name, run) for name, run in load_runs(metrics_files)]
+    return rows_table(rows, ["run", "model", "parameters", "epochs", "best", "final", "first_at_target", "seconds",
+                             "device"])
+
+
+def final_figures(run: RunRecord) -> str:
+    """Markdown table of one run's headline figures, all read from its record."""
+    first = run.first_epoch_at_target
+    per_epoch = run.total_seconds / max(run.epochs, 1)
     rows = [
-        ("model", metrics["model"]),
-        ("trainable parameters", f"{metrics['parameters']:,}"),
-        ("epochs", len(metrics["test_accuracy"])),
-        ("best test accuracy", f"{metrics['best_test_accuracy']:.2f}%"),
-        ("final test accuracy", f"{metrics['final_test_accuracy']:.2f}%"),
+        ("model", run.model),
+        ("trainable parameters", f"{run.parameters:,}"),
+        ("epochs", run.epochs),
+        ("best test accuracy", f"{run.best_test_accuracy:.2f}%"),
+        ("final test accuracy", f"{run.final_test_accuracy:.2f}%"),
         (f"first epoch at >= {TARGET_ACCURACY}%", first if first else "not reached"),
-        ("training time", f"{metrics['total_seconds']:.0f} s ({metrics['total_seconds'] / len(metrics['epoch_seconds']):.1f} s per epoch)"),
-        ("device", f"{describe_device(metrics)}, torch {metrics['torch_version']}"),
+        ("training time", f"{run.total_seconds:.0f} s ({per_epoch:.1f} s per epoch)"),
+        ("device", f"{describe_device(run)}, torch {run.torch_version}"),
     ]
-    return "\n".join(["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)])
+    return markdown_table(["", ""], rows)
+
+
+def summary_line(run: RunRecord) -> str:
+    """One line: parameters, best and final accuracy, first epoch at target, time."""
+    first = run.first_epoch_at_target
+    return (f"{run.model}: {run.parameters:,} parameters, best {run.best_test_accuracy:.2f}%, "
+            f"final {run.final_test_accuracy:.2f}%, first >= {TARGET_ACCURACY}% at epoch "
+            f"{first if first else 'never'}, {run.total_seconds:.0f}s on {run.device}")
 
 
 def is_full_run(config: dict) -> bool:
@@ -44,37 +163,22 @@ def is_full_run(config: dict) -> bool:
     return config["data_fraction"] == 1 and config["epochs"] >= TrainConfig().epochs
 
 
-def check_target(metrics: dict, enforce: bool | str = "auto") -> str:
+def check_target(run: RunRecord, enforce: bool | str = "auto") -> str:
     """Verdict on the course target; raise TargetNotMet if it is missed and `enforce` is True
     ("auto": only for a full run, since a shortened run is not expected to reach it)."""
-    epochs, final, params = len(metrics["test_accuracy"]), metrics["final_test_accuracy"], metrics["parameters"]
+    TrainConfig(check_target=enforce)  # the one place that says which values are allowed
+    final, params = run.final_test_accuracy, run.parameters
     failures = []
     if final < TARGET_ACCURACY:
         failures.append(f"final test accuracy {final:.2f}% < {TARGET_ACCURACY}%")
     if params >= MAX_PARAMETERS:
         failures.append(f"{params:,} parameters >= {MAX_PARAMETERS:,}")
-    if epochs > MAX_EPOCHS:
-        failures.append(f"{epochs} epochs > {MAX_EPOCHS}")
-    if enforce not in (True, False, "auto"):
-        raise ValueError(f"check_target={enforce!r} is not allowed: check_target must be one of [True, False, 'auto'].")
+    if run.epochs > MAX_EPOCHS:
+        failures.append(f"{run.epochs} epochs > {MAX_EPOCHS}")
     if failures:
         verdict = "Course target NOT met: " + "; ".join(failures)
-        if enforce is True or (enforce == "auto" and is_full_run(metrics["config"])):
+        if enforce is True or (enforce == "auto" and is_full_run(run.config)):
             raise TargetNotMet(verdict)
         return verdict + " (not enforced: a shortened run, or check_target=False)."
     return (f"Target met: {final:.2f}% >= {TARGET_ACCURACY}% at the final epoch, {params:,} < {MAX_PARAMETERS:,} "
-            f"parameters, {epochs} <= {MAX_EPOCHS} epochs.")
-
-
-def results_table(metrics_files: list[Path]) -> str:
-    """Markdown table with one row per run, read from metrics.json files."""
-    lines = ["| run | model | parameters | epochs | best | final | first at 99.4% | seconds | device |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for path in sorted(metrics_files):
-        m = load_metrics(path)
-        lines.append(
-            f"| {path.parent.name} | {m['model']} | {m['parameters']:,} | {len(m['test_accuracy'])} "
-            f"| {m['best_test_accuracy']:.2f}% | {m['final_test_accuracy']:.2f}% "
-            f"| {m['first_epoch_at_target'] or '-'} | {m['total_seconds']:.0f} | {describe_device(m)} |"
-        )
-    return "\n".join(lines)
+            f"parameters, {run.epochs} <= {MAX_EPOCHS} epochs.")

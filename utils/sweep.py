@@ -10,26 +10,15 @@ from matplotlib.figure import Figure
 
 from .config import TARGET_ACCURACY
 from .plots import plain_log_scale
-from .results import describe_device, load_metrics
+from .results import RunRecord, rows_table, run_row
 
 COLUMNS = ("run", "seed", "epochs", "best", "final", "first_at_target", "seconds")
+STATISTICS = ("mean", "min", "max", "std")
 
 
-def sweep_rows(metrics_files: list[Path]) -> list[dict]:
-    """One row per run: seed, epochs, best and final accuracy, first epoch at target, seconds."""
-    rows = []
-    for path in sorted(metrics_files):
-        m = load_metrics(path)
-        rows.append({"run": path.parent.name, "seed": m["seed"], "epochs": len(m["test_accuracy"]),
-                     "best": m["best_test_accuracy"], "final": m["final_test_accuracy"],
-                     "first_at_target": m["first_epoch_at_target"], "seconds": m["total_seconds"],
-                     "model": m["model"], "parameters": m["parameters"], "accuracy": m["test_accuracy"],
-                     "device": describe_device(m), "torch": m["torch_version"]})
-    return rows
-
-
-def sweep_stats(rows: list[dict]) -> dict[str, dict[str, float]]:
+def sweep_stats(runs: list[tuple[str, RunRecord]]) -> dict[str, dict[str, float]]:
     """mean / min / max / std (sample; 0 for one run) of each numeric column over the runs."""
+    rows = [run_row(name, run) for name, run in runs]
     stats = {}
     for column in ("best", "final", "first_at_target", "seconds"):
         values = [r[column] for r in rows if r[column] is not None]
@@ -39,50 +28,43 @@ def sweep_stats(rows: list[dict]) -> dict[str, dict[str, float]]:
     return stats
 
 
-def _cell(value, digits: int = 2) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+def passes_line(runs: list[tuple[str, RunRecord]]) -> str:
+    """How many runs met the target at the final epoch, on which model and machine."""
+    met = sum(run.final_test_accuracy >= TARGET_ACCURACY for _, run in runs)
+    first = runs[0][1]
+    devices = ", ".join(sorted({f"{run_row(n, r)['device']}, torch {r.torch_version}" for n, r in runs}))
+    return (f"{met} of {len(runs)} runs at or above {TARGET_ACCURACY}% at the final epoch "
+            f"({first.model}, {first.parameters:,} parameters; trained on {devices}).")
 
 
-def sweep_markdown(rows: list[dict]) -> str:
+def sweep_markdown(runs: list[tuple[str, RunRecord]]) -> str:
     """Per-run table, then mean / min / max / std, then how many runs met the target at the final epoch."""
-    lines = [f"| run | seed | epochs | best % | final % | first epoch at {TARGET_ACCURACY}% | seconds |",
-             "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['run']} | {r['seed']} | {r['epochs']} | {_cell(r['best'])} | {_cell(r['final'])} "
-              f"| {_cell(r['first_at_target'])} | {_cell(r['seconds'], 0)} |" for r in rows]
-    stats = sweep_stats(rows)
-    for stat in ("mean", "min", "max", "std"):
-        values = [stats.get(c, {}).get(stat) for c in ("best", "final", "first_at_target")]
-        lines.append(f"| **{stat}** | | | {_cell(values[0])} | {_cell(values[1])} | {_cell(values[2], 1)} "
-                     f"| {_cell(stats['seconds'][stat], 0)} |")
-    met = sum(r["final"] >= TARGET_ACCURACY for r in rows)
-    devices = ", ".join(sorted({f"{r['device']}, torch {r['torch']}" for r in rows}))
-    lines.append(f"\n{met} of {len(rows)} runs at or above {TARGET_ACCURACY}% at the final epoch "
-                 f"({rows[0]['model']}, {rows[0]['parameters']:,} parameters; trained on {devices}).")
-    return "\n".join(lines)
+    stats = sweep_stats(runs)
+    rows = [run_row(name, run) for name, run in runs]
+    rows += [{"run": f"**{s}**", **{c: stats[c][s] for c in stats}} for s in STATISTICS]
+    return rows_table(rows, COLUMNS) + "\n\n" + passes_line(runs)
 
 
-def write_sweep_csv(rows: list[dict], path: Path) -> None:
+def write_sweep_csv(runs: list[tuple[str, RunRecord]], path: Path) -> None:
     """The per-run table plus mean / min / max / std rows, as CSV."""
-    stats = sweep_stats(rows)
+    stats = sweep_stats(runs)
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(COLUMNS)
-        writer.writerows([[r[c] for c in COLUMNS] for r in rows])
-        for stat in ("mean", "min", "max", "std"):
+        writer.writerows([[run_row(name, run)[c] for c in COLUMNS] for name, run in runs])
+        for stat in STATISTICS:
             writer.writerow([stat, "", ""] + [stats.get(c, {}).get(stat, "") for c in COLUMNS[3:]])
 
 
-def plot_sweep(rows: list[dict]) -> Figure:
+def plot_sweep(runs: list[tuple[str, RunRecord]], title: str = "") -> Figure:
     """Test error per epoch (log scale, so early epochs and the last tenths of a percent both show),
     one line per run, with the target."""
     fig, ax = plt.subplots(figsize=(7, 4))
-    for r in rows:
-        errors = [100 - acc for acc in r["accuracy"]]
-        ax.plot(range(1, len(errors) + 1), errors, "o-", markersize=3, label=f"seed {r['seed']}")
+    for _, run in runs:
+        errors = [100 - acc for acc in run.test_accuracy]
+        ax.plot(range(1, len(errors) + 1), errors, "o-", markersize=3, label=f"seed {run.seed}")
     ax.axhline(100 - TARGET_ACCURACY, color="gray", linestyle="--", label=f"target: {TARGET_ACCURACY}% accuracy")
-    ax.set(xlabel="epoch", ylabel="test error (%)", title=f"{rows[0]['model']}: {len(rows)} seeds")
+    ax.set(xlabel="epoch", ylabel="test error (%)", title=title or f"{runs[0][1].model}: {len(runs)} seeds")
     plain_log_scale(ax)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, ncol=2)

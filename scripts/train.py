@@ -1,0 +1,54 @@
+"""Train a course model from the command line: one flag per setting of utils.config.TrainConfig.
+
+    python scripts/train.py --model compact --seed 2 [--resume true]
+
+A model's course recipe (utils.config.RECIPES) fills the settings that are not given.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.checkpoint import CheckpointError  # noqa: E402
+from utils.config import ConfigError, TrainConfig, config_defaults, setting_docs  # noqa: E402
+from utils.data import MNISTDataError  # noqa: E402
+from utils.results import TargetNotMet, check_target  # noqa: E402
+from utils.train import TrainingDiverged, fit  # noqa: E402
+
+WORDS = {"true": True, "false": False}
+
+
+def _bool(text: str) -> bool:
+    if text.lower() not in WORDS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
+    return WORDS[text.lower()]
+
+
+def _bool_or_text(text: str) -> bool | str:
+    return WORDS.get(text.lower(), text)
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    """A TrainConfig from `--name value` flags; settings not given come from the model's recipe."""
+    parser = argparse.ArgumentParser(description="Train a course model on MNIST.")
+    docs = setting_docs()
+    for name, default in config_defaults().items():
+        kind = {bool: _bool, str: _bool_or_text if name == "check_target" else str}.get(type(default), type(default))
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None, metavar=type(default).__name__,
+                            help=f"{docs[name]} (default: {default!r})")
+    given = {k: v for k, v in vars(parser.parse_args(argv)).items() if v is not None}
+    return TrainConfig.recipe(given.pop("model", "baseline"), **given)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cfg = parse_args(argv)
+        print(check_target(fit(cfg), cfg.check_target))
+    except (ConfigError, TrainingDiverged, CheckpointError, MNISTDataError, TargetNotMet) as err:
+        sys.exit(f"error: {err}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""Fixtures shared by the tests of utils/ and scripts/."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+import pytest
+import torch
+
+from utils.config import TrainConfig
+from utils.machine import device_name
+from utils.results import RunRecord
+
+
+def make_run(accuracies: list[float], seconds: float = 10.0, **settings) -> RunRecord:
+    """A finished run of the baseline with these test accuracies per epoch (other figures made up)."""
+    cfg = TrainConfig(**{"epochs": len(accuracies), **settings})
+    run = RunRecord(model=cfg.model, parameters=16_146, config=cfg.to_dict(), device="cpu",
+                    device_name=device_name(torch.device("cpu")), threads=2, torch_version=str(torch.__version__))
+    for acc in accuracies:
+        run.add_epoch(0.1, 0.05, acc, seconds, 0.01, 0.9)
+    return run
+
+
+@pytest.fixture
+def finished_run() -> Callable[..., RunRecord]:
+    """make_run: a finished run with given accuracies per epoch and settings."""
+    return make_run
+
+
+@pytest.fixture
+def saved_runs(tmp_path) -> Callable[..., Path]:
+    """Write runs as <folder>/<name>/metrics.json and return the folder."""
+    def save(runs: dict[str, RunRecord]) -> Path:
+        for name, run in runs.items():
+            (tmp_path / name).mkdir(parents=True, exist_ok=True)
+            (tmp_path / name / "metrics.json").write_text(json.dumps(run.to_dict()))
+        return tmp_path
+    return save
