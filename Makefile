@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 ARGS ?=
+# Where runs, sweeps and benchmark reports go: runs/ is yours (git ignores it); the course's own are
+# made with RUNS=results, from which `make readme` fills the README.
+RUNS ?= runs
 
-.PHONY: train test notebooks readme benchmark sweep clean-venv
+.PHONY: train test lint notebooks readme benchmark sweep clean-venv
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -12,38 +15,42 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m ipykernel install --sys-prefix --name python3 > /dev/null
 	touch $@
 
-## Train the baseline with the default settings; extra flags in ARGS, e.g. ARGS="--seed 2 --resume true".
+## Train a model with its course recipe; settings in ARGS, e.g. ARGS="--model compact --seed 2 --resume true".
 train: $(VENV)/.installed
-	$(PY) -m utils.train $(ARGS)
+	$(PY) scripts/train.py $(ARGS)
 
-## Run the whole test suite.
-test: $(VENV)/.installed
+## The linter, then the whole test suite (every notebook included): what CI runs.
+test: lint
 	$(PY) -m pytest $(ARGS)
 
-## Re-execute every notebook in place with its default parameters (papermill), then refresh the README table.
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+
+## Re-execute every notebook in place (papermill), writing the training runs to results/, then refresh the README.
 notebooks: $(VENV)/.installed
 	$(PY) scripts/run_notebooks.py
 	$(PY) scripts/update_readme.py
 
-## Fill the README's results table from runs/*/metrics.json.
+## Fill the README's tables from results/.
 readme: $(VENV)/.installed
 	$(PY) scripts/update_readme.py
 
-## Run the training notebook once per seed and summarise: make sweep MODEL=compact EPOCHS=15 SEEDS="1 2 3" JOBS=2
-## Other settings: PARAMS="lr=0.2 bf16=True"; results go to runs/sweep-<model>, or runs/<NAME> with NAME=...
+## Run the training notebook once per seed and summarise: make sweep MODEL=compact SEEDS="1 2 3" JOBS=2
+## Other settings: PARAMS="bf16=True epochs=3"; results go to $(RUNS)/sweep-<model>, or $(RUNS)/<NAME> with
+## NAME=...; CLEAR=1 deletes other seeds' runs from that folder first.
 MODEL ?= baseline
 SEEDS ?= 1 2 3 4 5
 JOBS ?= 1
-EPOCHS ?=
 PARAMS ?=
 NAME ?=
+CLEAR ?=
 sweep: $(VENV)/.installed
-	$(PY) scripts/sweep.py --model $(MODEL) --seeds $(SEEDS) --jobs $(JOBS) $(if $(EPOCHS),--epochs $(EPOCHS)) \
-		$(foreach p,$(PARAMS),--param $(p)) $(if $(NAME),--name $(NAME))
+	$(PY) scripts/sweep.py --model $(MODEL) --seeds $(SEEDS) --jobs $(JOBS) --root $(RUNS) \
+		$(foreach p,$(PARAMS),--param $(p)) $(if $(NAME),--name $(NAME)) $(if $(CLEAR),--clear)
 
 ## Time training epochs: augmentation cost, each model against the arithmetic floor, settings tried.
 benchmark: $(VENV)/.installed
-	$(PY) scripts/benchmark.py $(ARGS)
+	$(PY) scripts/benchmark.py --out $(RUNS)/benchmarks $(ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

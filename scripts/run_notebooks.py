@@ -27,7 +27,7 @@ def main(paths: list[str]) -> None:
         write_generated_cells(path)
         parameters = {"runs_dir": RESULTS} if path.name in TRAINING_PARAMETERS else {}
         pm.execute_notebook(str(path), str(path), parameters=parameters, kernel_name="python3", cwd=str(ROOT),
-                            progress_bar=False)
+                            progress_bar=False, coalesce_streams=True)
         clean_executed(path)
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.checkpoint import CheckpointError  # noqa: E402
-from utils.config import ConfigError, TrainConfig, config_defaults, setting_docs  # noqa: E402
+from utils.config import ConfigError, TrainConfig, choices, config_defaults, setting_docs  # noqa: E402
 from utils.data import MNISTDataError  # noqa: E402
-from utils.results import TargetNotMet, check_target  # noqa: E402
+from utils.results import TargetNotMet, target_verdict  # noqa: E402
 from utils.train import TrainingDiverged, fit  # noqa: E402
 
 WORDS = {"true": True, "false": False}
@@ -33,9 +33,10 @@ def _bool_or_text(text: str) -> bool | str:
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
     """A TrainConfig from `--name value` flags; settings not given come from the model's recipe."""
     parser = argparse.ArgumentParser(description="Train a course model on MNIST.")
-    docs = setting_docs()
+    docs, choice = setting_docs(), choices()
     for name, default in config_defaults().items():
-        kind = {bool: _bool, str: _bool_or_text if name == "check_target" else str}.get(type(default), type(default))
+        takes_bools = any(isinstance(c, bool) for c in choice.get(name, ()))
+        kind = _bool if isinstance(default, bool) else _bool_or_text if takes_bools else type(default)
         parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None, metavar=type(default).__name__,
                             help=f"{docs[name]} (default: {default!r})")
     given = {k: v for k, v in vars(parser.parse_args(argv)).items() if v is not None}
@@ -45,7 +46,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
 def main(argv: list[str] | None = None) -> None:
     try:
         cfg = parse_args(argv)
-        print(check_target(fit(cfg), cfg.check_target))
+        print(target_verdict(fit(cfg), cfg.check_target))
     except (ConfigError, TrainingDiverged, CheckpointError, MNISTDataError, TargetNotMet) as err:
         sys.exit(f"error: {err}")
 

@@ -3,8 +3,17 @@ from pathlib import Path
 
 import pytest
 
-from utils.config import (ConfigError, TrainConfig, check_choice, check_folders, check_int, config_defaults,
-                          field_names, parameters_cell, resume_fields)
+from utils.config import (
+    ConfigError,
+    TrainConfig,
+    check_choice,
+    check_folders,
+    check_int,
+    config_defaults,
+    field_names,
+    parameters_cell,
+    resume_fields,
+)
 from utils.machine import pick_device
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train.py"
@@ -23,12 +32,13 @@ spec.loader.exec_module(train_script)
     ("batch_size", "64", "batch_size='64' is not allowed"),
     ("batch_size", True, "batch_size=True is not allowed"),
     ("seed", -1, "seed=-1 is not allowed"),
-    ("seed", 2**64, "seed=18446744073709551616 is not allowed: seed must be an integer >= 0 and <= 18446744073709551615"),
+    ("seed", 2**64, "seed=18446744073709551616 is not allowed: seed must be an integer >= 0 and <= 1844674"),
     ("threads", -2, "threads=-2 is not allowed"),
     ("lr", 0, "lr=0 is not allowed: lr must be a number in \\(0, 10\\]"),
     ("lr", float("nan"), "lr=nan is not allowed"),
     ("lr", "0.1", "lr='0.1' is not allowed: lr must be a finite number"),
     ("momentum", 1.0, "momentum=1.0 is not allowed: momentum must be a number in \\[0, 1\\)"),
+    ("momentum", 0, "min_momentum=0.85 is not allowed: min_momentum must be at most momentum \\(0\\); set both"),
     ("min_momentum", 0.99, "min_momentum=0.99 is not allowed: min_momentum must be at most momentum \\(0.95\\)"),
     ("weight_decay", -0.1, "weight_decay=-0.1 is not allowed"),
     ("data_fraction", 0, "data_fraction=0 is not allowed: data_fraction must be a number in \\(0, 1\\]"),

@@ -42,7 +42,8 @@ def test_pixel_statistics_are_computed_from_the_data():
 
 def test_pixel_statistics_need_no_float_copy_of_the_images():
     """A float64 copy of the 60,000 training images is 376 MB; the statistics must not need one."""
-    code = ("import resource, torch; from utils.data import load_mnist, pixel_stats; images = load_mnist().train_images; "
+    code = ("import resource, torch; from utils.data import load_mnist, pixel_stats; "
+            "images = load_mnist().train_images; "
             "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; pixel_stats(images); "
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)")
     grown_kib = int(subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,

@@ -1,5 +1,4 @@
 import pytest
-import torch
 from torch import nn
 
 from utils.models import Baseline
@@ -28,7 +27,8 @@ def test_pointwise_layers_listed_on_request():
     assert [r.kind for r in rows][:3] == ["Conv2d", "BatchNorm2d", "Conv2d"]
 
 
-@pytest.mark.parametrize("model, input_size", [(Baseline(), (1, 28, 28)), (STRIDED, (1, 64, 64)), (DILATED, (1, 96, 96))])
+@pytest.mark.parametrize("model, input_size",
+                         [(Baseline(), (1, 28, 28)), (STRIDED, (1, 64, 64)), (DILATED, (1, 96, 96))])
 def test_computed_field_matches_the_gradient_measurement(model, input_size):
     rows = [r for r in receptive_field_table(model, input_size) if not r.covers_all]
     assert len(rows) >= 5

@@ -2,24 +2,24 @@ import os
 
 import pytest
 
-from utils.results import RunRecord, TargetNotMet, check_target, describe_device, final_figures, results_table
+from utils.results import RunRecord, TargetNotMet, describe_device, final_figures, results_table, target_verdict
 
 
 def test_target_met(finished_run):
-    assert check_target(finished_run([99.0] * 7 + [99.45])).startswith("Target met: 99.45%")
+    assert target_verdict(finished_run([99.0] * 7 + [99.45])).startswith("Target met: 99.45%")
 
 
 def test_target_missed_fails_loudly_on_a_full_run(finished_run):
     with pytest.raises(TargetNotMet, match="final test accuracy 99.39% < 99.4%"):
-        check_target(finished_run([99.5] * 7 + [99.39]))
+        target_verdict(finished_run([99.5] * 7 + [99.39]))
 
 
 def test_target_missed_on_a_short_run_is_reported_unless_enforced(finished_run):
     short = finished_run([98.0])
-    assert "NOT met" in check_target(short) and "not enforced" in check_target(short)
+    assert "NOT met" in target_verdict(short) and "not enforced" in target_verdict(short)
     with pytest.raises(TargetNotMet):
-        check_target(short, enforce=True)
-    assert "not enforced" in check_target(finished_run([98.0] * 8), enforce=False)
+        target_verdict(short, enforce=True)
+    assert "not enforced" in target_verdict(finished_run([98.0] * 8), enforce=False)
 
 
 @pytest.mark.parametrize("enforce", [1, 0, "yes", None, "True"])
@@ -28,7 +28,7 @@ def test_check_target_takes_only_true_false_or_auto(finished_run, enforce):
     from utils.config import ConfigError
 
     with pytest.raises(ConfigError, match=f"check_target={enforce!r} is not allowed"):
-        check_target(finished_run([98.0] * 8), enforce=enforce)
+        target_verdict(finished_run([98.0] * 8), enforce=enforce)
 
 
 def test_figures_and_table_come_from_the_record(finished_run, saved_runs):
@@ -36,7 +36,8 @@ def test_figures_and_table_come_from_the_record(finished_run, saved_runs):
     text = final_figures(run)
     assert "| best test accuracy | 99.50% |" in text and "| first epoch at >= 99.4% | 2 |" in text
     folder = saved_runs({"run-a": run})
-    assert "| run-a | baseline | 16,146 | 3 | 99.50 | 99.45 | 2 | 30 |" in results_table([folder / "run-a" / "metrics.json"])
+    table = results_table([folder / "run-a" / "metrics.json"])
+    assert "| run-a | baseline | 16,146 | 3 | 99.50 | 99.45 | 2 | 30 |" in table
 
 
 def test_the_record_survives_json(finished_run, saved_runs):

@@ -24,8 +24,8 @@ def test_missing_block_is_reported():
 def test_the_readme_has_every_block_the_script_fills():
     root = SCRIPT.parents[1]
     readme = (root / "README.md").read_text()
-    blocks = ["results"] + [p.parent.name for p in (root / "runs").glob("sweep-*/results.md")]
-    blocks += [f"benchmark-{p.stem}" for p in (root / "runs" / "benchmarks").glob("*.md")]
+    blocks = ["results"] + [p.parent.name for p in (root / "results").glob("sweep-*/results.md")]
+    blocks += [f"benchmark-{p.stem}" for p in (root / "results" / "benchmarks").glob("*.md")]
     assert len(blocks) >= 6  # results, two sweeps, three benchmark sections are committed
     for block in blocks:
         assert f"<!-- {block}:start -->" in readme and f"<!-- {block}:end -->" in readme, block

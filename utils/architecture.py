@@ -50,7 +50,8 @@ COMPACT_STEPS = [
     ("no convolution biases: BatchNorm's shift does their job", dict(head="gap", bias=False)),
     ("8 and 10 channels at 28x28 instead of 16", dict(head="gap", bias=False, stages=((8, 10), (16, 16), (32,)))),
     ("10-12 channels at 14x14, 14 at 7x7", dict(head="gap", bias=False, stages=((8, 10), (10, 12), (14,)))),
-    ("one more convolution at 14x14 and at 7x7, the last one 16 wide", dict(head="gap", bias=False, stages=COMPACT_STAGES)),
+    ("one more convolution at 14x14 and at 7x7, the last one 16 wide",
+     dict(head="gap", bias=False, stages=COMPACT_STAGES)),
 ]
 
 

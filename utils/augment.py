@@ -21,7 +21,7 @@ class RandomAffine:
     scale: tuple[float, float] = (0.9, 1.1)
     shear: float = 5.0
 
-    def scaled(self, strength: float) -> "RandomAffine":
+    def scaled(self, strength: float) -> RandomAffine:
         """The same transform with every range multiplied by `strength` (0: no change at all)."""
         low, high = self.scale
         return RandomAffine(self.degrees * strength, self.translate * strength,

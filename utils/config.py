@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .models import MODELS
 
@@ -31,6 +32,7 @@ class Allowed:
 
     test: Callable[[Any], bool]
     text: str
+    choices: tuple = ()  # the values themselves, where the setting is a choice
 
 
 def number(low: float, high: float, *, open_low: bool = False, open_high: bool = False) -> Allowed:
@@ -48,7 +50,7 @@ def integer(low: int, high: int | None = None) -> Allowed:
 
 def one_of(*choices) -> Allowed:
     """Exactly one of `choices`, type included: 1 is not True and "1" is not 1."""
-    return Allowed(lambda v: any(type(v) is type(c) and v == c for c in choices), f"one of {list(choices)}")
+    return Allowed(lambda v: any(type(v) is type(c) and v == c for c in choices), f"one of {list(choices)}", choices)
 
 
 def _folder_name_ok(name: str) -> bool:
@@ -81,8 +83,7 @@ class TrainConfig:
                         resume_must_match=True)
     momentum: float = setting(0.95, "SGD momentum at the start and end of the run (Nesterov when above 0)",
                               number(0, 1, open_high=True), resume_must_match=True)
-    min_momentum: float = setting(0.85, "momentum at the learning-rate peak: the one-cycle schedule lowers it while "
-                                  "the rate rises; equal to momentum keeps it constant",
+    min_momentum: float = setting(0.85, "momentum at the learning-rate peak (equal to momentum: constant)",
                                   number(0, 1, open_high=True), resume_must_match=True)
     weight_decay: float = setting(5e-4, "L2 penalty on the weights, applied by SGD", number(0, 1, open_high=True),
                                   resume_must_match=True)
@@ -112,14 +113,14 @@ class TrainConfig:
         self.metrics_path = str(Path(self.metrics_path).expanduser()) if self.metrics_path else ""
 
     @classmethod
-    def recipe(cls, model: str = "baseline", **overrides) -> "TrainConfig":
+    def recipe(cls, model: str = "baseline", **overrides) -> TrainConfig:
         """The settings `model` is trained with in this course (see RECIPES), with `overrides` on top."""
         if not isinstance(model, str) or model not in MODELS:
             _fail("model", model, one_of(*MODELS).text)
         return cls(**{**RECIPES.get(model, {}), "model": model, **overrides})
 
     @classmethod
-    def from_parameters(cls, namespace: Mapping[str, Any]) -> "TrainConfig":
+    def from_parameters(cls, namespace: Mapping[str, Any]) -> TrainConfig:
         """The config whose settings are the names in `namespace` (a notebook's `globals()`) that are fields."""
         return cls(**{name: namespace[name] for name in field_names() if name in namespace})
 
@@ -162,7 +163,7 @@ def validate(cfg: TrainConfig) -> None:
     """Raise ConfigError naming the first setting that is wrong, its value and what is allowed."""
     for f in fields(cfg):
         value, allowed, kind = getattr(cfg, f.name), f.metadata["allowed"], type(f.default)
-        if not (allowed and allowed.text.startswith("one of")) and not _type_ok(value, kind):
+        if not (allowed and allowed.choices) and not _type_ok(value, kind):
             _fail(f.name, value, TYPE_TEXT[kind] + (f", {allowed.text}" if allowed else ""))
         if allowed and not allowed.test(value):
             _fail(f.name, value, allowed.text)
@@ -184,6 +185,12 @@ def config_defaults() -> dict:
 def resume_fields() -> list[str]:
     """The settings that a resumed run must keep."""
     return [f.name for f in fields(TrainConfig) if f.metadata["resume_must_match"]]
+
+
+def choices() -> dict[str, tuple]:
+    """The allowed values of each setting that is a choice."""
+    return {f.name: f.metadata["allowed"].choices for f in fields(TrainConfig)
+            if f.metadata["allowed"] and f.metadata["allowed"].choices}
 
 
 def setting_docs() -> dict[str, str]:

@@ -41,7 +41,9 @@ def install_colab_requirements() -> None:
 SETUP_CELL = f'''\
 # Set-up: make the course's `utils` importable, in Jupyter, papermill, nbval, or Colab (where the course is
 # cloned first, once). Generated from utils/course.py; set {REPO_URL_VARIABLE} to clone another copy.
-import os, subprocess, sys
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 on_colab = "{COLAB_MARKER}" in os.environ

@@ -1,7 +1,7 @@
 """The course's models, looked up by name."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F

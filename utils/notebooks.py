@@ -65,11 +65,26 @@ def write_generated_cells(path: Path) -> None:
     nbformat.write(nb, path)
 
 
+def as_terminal_shows(text: str) -> str:
+    """A stream's text as a terminal leaves it: each line ends as its last carriage return left it (progress
+    bars that redraw themselves leave only their final state, or nothing if they erase themselves)."""
+    lines = [line.rsplit("\r", 1)[-1] for line in text.split("\n")]
+    return "\n".join(lines)
+
+
 def clean_executed(path: Path) -> None:
-    """Drop what ties an executed notebook to the machine that ran it: papermill's absolute paths."""
+    """Drop what ties an executed notebook to the machine that ran it (papermill's absolute paths) and what a
+    reader should not see: progress-bar residue and the empty output boxes it leaves."""
     nb = nbformat.read(path, as_version=4)
     papermill = nb.metadata.get("papermill", {})
     for key in ("input_path", "output_path"):
-        if key in papermill:
-            papermill[key] = Path(papermill[key]).name if papermill[key] else papermill[key]
+        if papermill.get(key):
+            papermill[key] = Path(papermill[key]).name
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for output in cell.outputs:
+            if output.output_type == "stream":
+                output.text = as_terminal_shows(output.text)
+        cell.outputs = [o for o in cell.outputs if o.output_type != "stream" or o.text.strip()]
     nbformat.write(nb, path)

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .config import MAX_EPOCHS, MAX_PARAMETERS, TARGET_ACCURACY, TrainConfig
 from .tables import cell, markdown_table
@@ -76,11 +77,11 @@ class RunRecord:
         return {**asdict(self), **{key: getattr(self, key) for key in SUMMARY_KEYS}}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RunRecord":
+    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
         return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
     @classmethod
-    def load(cls, path: str | Path) -> "RunRecord":
+    def load(cls, path: str | Path) -> RunRecord:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
 
@@ -163,7 +164,7 @@ def is_full_run(config: dict) -> bool:
     return config["data_fraction"] == 1 and config["epochs"] >= TrainConfig().epochs
 
 
-def check_target(run: RunRecord, enforce: bool | str = "auto") -> str:
+def target_verdict(run: RunRecord, enforce: bool | str = "auto") -> str:
     """Verdict on the course target; raise TargetNotMet if it is missed and `enforce` is True
     ("auto": only for a full run, since a shortened run is not expected to reach it)."""
     TrainConfig(check_target=enforce)  # the one place that says which values are allowed

@@ -19,12 +19,12 @@ if TYPE_CHECKING:
     from .train import Training
 
 
-def machine_of(run: "Training") -> dict:
+def machine_of(run: Training) -> dict:
     """What a resumed run must share with the one that wrote the checkpoint."""
     return {"device": run.device.type, "threads": run.threads if run.device.type == "cpu" else None}
 
 
-def snapshot(run: "Training", epoch: int, record: RunRecord) -> dict:
+def snapshot(run: Training, epoch: int, record: RunRecord) -> dict:
     """Everything needed to continue after `epoch` exactly as if the run had not stopped; tensors and
     plain Python data only, so that it loads with weights_only=True."""
     return {
@@ -54,7 +54,7 @@ def machine_differences(saved: dict, current: dict) -> list[str]:
     return differences
 
 
-def resume_or_start(run: "Training", record: RunRecord) -> tuple[RunRecord, int]:
+def resume_or_start(run: Training, record: RunRecord) -> tuple[RunRecord, int]:
     """Restore the run's checkpoint when resuming; refuse to overwrite an interrupted run otherwise.
     Returns the record so far and the first epoch to train."""
     cfg, path = run.cfg, run.cfg.run_dir / "checkpoint.pt"
@@ -89,7 +89,7 @@ def resume_or_start(run: "Training", record: RunRecord) -> tuple[RunRecord, int]
     return RunRecord.from_dict(state["metrics"]), done + 1
 
 
-def restore(state: dict, run: "Training") -> None:
+def restore(state: dict, run: Training) -> None:
     """Load a `snapshot` back into the live objects."""
     run.model.load_state_dict(state["model_state"])
     run.optimizer.load_state_dict(state["optimizer_state"])

@@ -181,7 +181,8 @@ def fit(cfg: TrainConfig, model: nn.Module | None = None) -> RunRecord:
     return record
 
 
-def load_trained_model(run_dir: str | Path, device: torch.device | str = "cpu", model: nn.Module | None = None) -> nn.Module:
+def load_trained_model(run_dir: str | Path, device: torch.device | str = "cpu",
+                       model: nn.Module | None = None) -> nn.Module:
     """The model saved in `run_dir`'s checkpoint, in eval mode on `device`. A model that is not in the
     registry must be given (freshly built): its weights are loaded into it."""
     state = load_checkpoint(Path(run_dir) / "checkpoint.pt")
