@@ -84,7 +84,7 @@ def test_an_unreadable_checkpoint_is_described_not_condemned(trained, tmp_path):
 
 def test_an_unrelated_pickle_error_is_not_called_unsafe(tmp_path):
     path = tmp_path / "checkpoint.pt"
-    path.write_bytes(pickle.dumps([1, 2]) + b"garbage")
+    path.write_bytes(pickle.dumps([1, 2], protocol=2) + b"garbage")
     with pytest.raises(CheckpointError, match="could not be read"):
         load_checkpoint(path)
 

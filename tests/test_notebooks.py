@@ -76,7 +76,7 @@ def test_papermill_run_with_tiny_parameters_writes_its_metrics(tmp_path):
     run_training(tmp_path, seed=7, **TINY)
     metrics = json.loads((tmp_path / "runs" / "tiny" / "metrics.json").read_text())
     assert (metrics["config"]["epochs"], metrics["seed"], metrics["model"]) == (1, 7, "baseline")
-    assert len(metrics["test_accuracy"]) == 1 and metrics["test_accuracy"][-1] > 50
+    assert len(metrics["test_accuracy"]) == 1 and metrics["test_accuracy"][-1] > 20  # chance is 10%
     assert (tmp_path / "runs" / "tiny" / "history.png").stat().st_size > 10_000
     out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
     assert "not enforced" in "".join(o.get("text", "") for o in out.cells[-1].outputs)
