@@ -46,6 +46,8 @@ def test_metrics_file_holds_the_run(short_run):
     assert saved["parameters"] == 16146 and saved["config"]["epochs"] == 2 and len(saved["test_accuracy"]) == 2
     assert saved["best_test_accuracy"] == max(saved["test_accuracy"])
     assert saved["final_test_accuracy"] == saved["test_accuracy"][-1]
+    assert 0 < saved["setup_seconds"] < saved["run_seconds"]
+    assert saved["run_seconds"] == pytest.approx(saved["setup_seconds"] + sum(saved["epoch_seconds"]))
     assert (run_dir / "checkpoint.pt").exists()
 
 
@@ -108,7 +110,8 @@ def test_prepare_builds_a_run_without_writing(tmp_path):
 
 
 def test_divergence_stops_at_once_naming_epoch_and_batch(tmp_path, monkeypatch):
-    """The third batch of epoch 2 yields NaN logits: the run stops there and keeps epoch 1's checkpoint."""
+    """The third batch of epoch 2 yields NaN logits: the run stops within that epoch, naming the batches read
+    since the last check (the loss is read from the device a few times an epoch), and keeps epoch 1's checkpoint."""
     from utils import train
 
     def poisoned(name):
@@ -122,7 +125,7 @@ def test_divergence_stops_at_once_naming_epoch_and_batch(tmp_path, monkeypatch):
         return model
 
     monkeypatch.setattr(train, "build_model", poisoned)
-    with pytest.raises(TrainingDiverged, match="became nan at epoch 2, batch 3/24. Try a lower learning rate"):
+    with pytest.raises(TrainingDiverged, match="became nan at epoch 2, in batches 1-3 of 24. Try a lower learning"):
         fit(TrainConfig(run_name="nan", runs_dir=str(tmp_path), **{**SHORT, "epochs": 3}))
     kept = load_checkpoint(tmp_path / "nan" / "checkpoint.pt")
     assert kept["epoch"] == 1 and all(torch.isfinite(v).all() for v in kept["model_state"].values())
@@ -220,3 +223,38 @@ def test_resuming_with_other_settings_is_refused(short_run):
         fit(TrainConfig(**cfg))
     with pytest.raises(ConfigError, match="min_momentum=0.9 \\(checkpoint: 0.85\\)"):
         fit(TrainConfig(**{**cfg, "epochs": 2, "min_momentum": 0.9}))
+
+
+def test_the_loss_is_read_from_the_device_a_few_times_an_epoch(monkeypatch):
+    """Reading a value waits for the device; a GPU epoch must not wait once per batch."""
+    from utils import train
+
+    run = prepare(TrainConfig(**SHORT))
+    reads, real_item = [], torch.Tensor.item
+
+    def counted_item(self):
+        reads.append(1)
+        return real_item(self)
+
+    monkeypatch.setattr(torch.Tensor, "item", counted_item)
+    loss = train.train_epoch(run.model, run.train, run.optimizer, run.scheduler, run.cfg, run.generator, run.augment, 1)
+    assert len(reads) == train.LOSS_CHECKS_PER_EPOCH + 1  # 24 batches; the last read is the mean
+    assert math.isfinite(loss)
+
+
+def test_a_late_divergence_names_the_batches_since_the_last_check(tmp_path, monkeypatch):
+    from utils import train
+
+    def poisoned(name):
+        model, calls = build_model(name), []
+
+        def hook(module, inputs, output):
+            calls.append(module.training)
+            return output * math.inf if sum(calls) == 17 else output
+
+        model.register_forward_hook(hook)
+        return model
+
+    monkeypatch.setattr(train, "build_model", poisoned)
+    with pytest.raises(TrainingDiverged, match="at epoch 1, in batches 16-18 of 24"):
+        fit(TrainConfig(run_name="late", runs_dir=str(tmp_path), **SHORT))

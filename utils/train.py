@@ -25,31 +25,42 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
 
 
+# Times per epoch the host reads the running loss: each read waits for the device to finish its queue, so a
+# GPU epoch is paced by the GPU, not by Python; a NaN is still caught within the epoch it appears in.
+LOSS_CHECKS_PER_EPOCH = 8
+
+
 def train_epoch(model: nn.Module, data: Batches, optimizer, scheduler, cfg: TrainConfig, generator: torch.Generator,
                 augment: RandomAffine | None, epoch: int) -> float:
     """One pass over the shuffled training set; returns the mean training loss."""
     model.train()
-    order = torch.randperm(len(data.labels), generator=generator, device=data.labels.device)
+    device = data.labels.device
+    order = torch.randperm(len(data.labels), generator=generator, device=device)
     batches = order.split(cfg.batch_size)
-    total = 0.0
+    check_every = math.ceil(len(batches) / LOSS_CHECKS_PER_EPOCH)
+    # the sum of per-image losses, on the device (float64 where the device has it: the same sum as in Python)
+    total = torch.zeros((), dtype=torch.float32 if device.type == "mps" else torch.float64, device=device)
+    checked, seen = 0, 0
     bar = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=not cfg.progress, mininterval=1.0)
-    for i, idx in enumerate(bar):
+    for i, idx in enumerate(bar, start=1):
         x = data.inputs(idx, augment, generator, cfg.channels_last)
-        with torch.autocast(data.labels.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
             loss = F.cross_entropy(model(x), data.labels[idx])
-        value = loss.item()
-        if not math.isfinite(value):
-            raise TrainingDiverged(
-                f"The loss became {value} at epoch {epoch}, batch {i + 1}/{len(batches)}. Try a lower "
-                "learning rate (lr); the last complete epoch's checkpoint is kept."
-            )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         scheduler.step()
-        total += value * len(idx)
-        bar.set_postfix(loss=f"{value:.4f}", refresh=False)
-    return total / len(data.labels)
+        total += loss.detach().to(total.dtype) * len(idx)
+        seen += len(idx)
+        if i % check_every == 0 or i == len(batches):
+            value = total.item()
+            if not math.isfinite(value):
+                raise TrainingDiverged(
+                    f"The loss became {value} at epoch {epoch}, in batches {checked + 1}-{i} of {len(batches)}. "
+                    "Try a lower learning rate (lr); the last complete epoch's checkpoint is kept.")
+            checked = i
+            bar.set_postfix(loss=f"{value / seen:.4f}", refresh=False)
+    return total.item() / len(data.labels)
 
 
 @torch.inference_mode()
@@ -157,6 +168,7 @@ def prepare(cfg: TrainConfig, model: nn.Module | None = None) -> Training:
 def fit(cfg: TrainConfig, model: nn.Module | None = None) -> RunRecord:
     """Train `cfg.model`, or the given `model`, as configured; checkpoint and write metrics.json after every
     epoch. A given model's run is named after its class unless `cfg.run_name` says otherwise."""
+    began = time.perf_counter()
     if model is not None and not cfg.run_name:
         cfg = replace(cfg, run_name=type(model).__name__.lower())
     run = prepare(cfg, model)
@@ -164,6 +176,7 @@ def fit(cfg: TrainConfig, model: nn.Module | None = None) -> RunRecord:
     check_writable(cfg.metrics_file.parent)
     remove_stale_temp_files(cfg.run_dir)
     record, start = resume_or_start(run, run.new_record())
+    record.setup_seconds += time.perf_counter() - began
 
     for epoch in range(start, cfg.epochs + 1):
         began = time.perf_counter()
