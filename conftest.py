@@ -13,7 +13,6 @@ from pathlib import Path
 
 import papermill as pm
 import py
-import pytest
 from nbval.plugin import IPyNbFile
 
 ROOT = Path(__file__).resolve().parent
@@ -58,8 +57,3 @@ def pytest_collect_file(file_path: Path, parent):
 def pytest_unconfigure(config):
     shutil.rmtree(SCRATCH, ignore_errors=True)
 
-
-@pytest.fixture
-def scratch_runs() -> Path:
-    """The folder the notebooks under test write their runs to."""
-    return SCRATCH

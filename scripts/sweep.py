@@ -133,9 +133,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{len(args.seeds)} runs of {args.model} into {shown(out)}, {args.jobs} at a time with {threads} "
           f"thread{'s' * (threads > 1)} each", flush=True)
     with ProcessPoolExecutor(args.jobs, initializer=_limit_threads, initargs=(threads,)) as pool:
-        started = {pool.submit(run_one, seed, out, parameters): (seed, time.perf_counter()) for seed in args.seeds}
-        for done, future in enumerate(as_completed(started), start=1):
-            seed, _ = started[future]
+        seeds = {pool.submit(run_one, seed, out, parameters): seed for seed in args.seeds}
+        for done, future in enumerate(as_completed(seeds), start=1):
+            seed = seeds[future]
             run = RunRecord.load(future.result())
             elapsed = time.perf_counter() - began
             left = len(args.seeds) - done

@@ -115,9 +115,8 @@ class TrainConfig:
     @classmethod
     def recipe(cls, model: str = "baseline", **overrides) -> TrainConfig:
         """The settings `model` is trained with in this course (see RECIPES), with `overrides` on top."""
-        if not isinstance(model, str) or model not in MODELS:
-            _fail("model", model, one_of(*MODELS).text)
-        return cls(**{**RECIPES.get(model, {}), "model": model, **overrides})
+        recipe = next((settings for name, settings in RECIPES.items() if name == model), {})
+        return cls(**{**recipe, "model": model, **overrides})
 
     @classmethod
     def from_parameters(cls, namespace: Mapping[str, Any]) -> TrainConfig:
@@ -162,14 +161,20 @@ TYPE_TEXT = {bool: "True or False", int: "an integer", float: "a finite number",
 def validate(cfg: TrainConfig) -> None:
     """Raise ConfigError naming the first setting that is wrong, its value and what is allowed."""
     for f in fields(cfg):
-        value, allowed, kind = getattr(cfg, f.name), f.metadata["allowed"], type(f.default)
-        if not (allowed and allowed.choices) and not _type_ok(value, kind):
-            _fail(f.name, value, TYPE_TEXT[kind] + (f", {allowed.text}" if allowed else ""))
-        if allowed and not allowed.test(value):
-            _fail(f.name, value, allowed.text)
+        check_setting(f.name, getattr(cfg, f.name))
     if cfg.min_momentum > cfg.momentum:
         _fail("min_momentum", cfg.min_momentum, f"at most momentum ({cfg.momentum}); set both to the same value "
               "for a constant momentum")
+
+
+def check_setting(name: str, value) -> None:
+    """Raise ConfigError unless `value` has the type and lies among the values allowed for setting `name`."""
+    f = next(f for f in fields(TrainConfig) if f.name == name)
+    allowed, kind = f.metadata["allowed"], type(f.default)
+    if not (allowed and allowed.choices) and not _type_ok(value, kind):
+        _fail(name, value, TYPE_TEXT[kind] + (f", {allowed.text}" if allowed else ""))
+    if allowed and not allowed.test(value):
+        _fail(name, value, allowed.text)
 
 
 def field_names() -> list[str]:
@@ -207,9 +212,9 @@ def parameters_cell(cfg: TrainConfig) -> str:
     return "\n".join(lines)
 
 
-def changed_settings(cfg: TrainConfig, since: TrainConfig | None = None) -> dict[str, Any]:
-    """The settings of `cfg` that differ from `since` (TrainConfig's defaults if not given)."""
-    base = (since or TrainConfig()).to_dict()
+def changed_settings(cfg: TrainConfig) -> dict[str, Any]:
+    """The settings of `cfg` that differ from TrainConfig's defaults."""
+    base = TrainConfig().to_dict()
     return {k: v for k, v in cfg.to_dict().items() if v != base[k] or type(v) is not type(base[k])}
 
 

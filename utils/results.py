@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .config import MAX_EPOCHS, MAX_PARAMETERS, TARGET_ACCURACY, TrainConfig
+from .config import MAX_EPOCHS, MAX_PARAMETERS, TARGET_ACCURACY, TrainConfig, check_setting
 from .tables import cell, markdown_table
 
 # Figures a reader of metrics.json gets without recomputing them; derived from the per-epoch lists.
@@ -183,7 +183,7 @@ def is_full_run(config: dict) -> bool:
 def target_verdict(run: RunRecord, enforce: bool | str = "auto") -> str:
     """Verdict on the course target; raise TargetNotMet if it is missed and `enforce` is True
     ("auto": only for a full run, since a shortened run is not expected to reach it)."""
-    TrainConfig(check_target=enforce)  # the one place that says which values are allowed
+    check_setting("check_target", enforce)
     final, params = run.final_test_accuracy, run.parameters
     failures = []
     if final < TARGET_ACCURACY:

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from .config import TARGET_ACCURACY
 from .plots import plain_log_scale
-from .results import RunRecord, rows_table, run_row
+from .results import RunRecord, describe_device, rows_table, run_row
 
 COLUMNS = ("run", "seed", "epochs", "best", "final", "first_at_target", "seconds")
 STATISTICS = ("mean", "min", "max", "std")
@@ -32,7 +32,7 @@ def passes_line(runs: list[tuple[str, RunRecord]]) -> str:
     """How many runs met the target at the final epoch, on which model and machine."""
     met = sum(run.final_test_accuracy >= TARGET_ACCURACY for _, run in runs)
     first = runs[0][1]
-    devices = ", ".join(sorted({f"{run_row(n, r)['device']}, torch {r.torch_version}" for n, r in runs}))
+    devices = ", ".join(sorted({f"{describe_device(r)}, torch {r.torch_version}" for _, r in runs}))
     return (f"{met} of {len(runs)} runs at or above {TARGET_ACCURACY}% at the final epoch "
             f"({first.model}, {first.parameters:,} parameters; trained on {devices}).")
 
