@@ -7,7 +7,7 @@ ARGS ?=
 # made with RUNS=results, from which `make readme` fills the README.
 RUNS ?= runs
 
-.PHONY: train test lint notebooks readme benchmark sweep clean-venv
+.PHONY: train test lint notebooks readme benchmark sweep exercises clean-venv
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ CLEAR ?=
 sweep: $(VENV)/.installed
 	$(PY) scripts/sweep.py --model $(MODEL) --seeds $(SEEDS) --jobs $(JOBS) --root $(RUNS) \
 		$(foreach p,$(PARAMS),--param $(p)) $(if $(NAME),--name $(NAME)) $(if $(CLEAR),--clear)
+
+## Train the variants behind the notebooks' exercise answers (utils/exercises.py) into results/exercise-*.
+exercises: $(VENV)/.installed
+	$(PY) scripts/exercises.py $(ARGS)
 
 ## Time training epochs: augmentation cost, each model against the arithmetic floor, settings tried.
 benchmark: $(VENV)/.installed

@@ -20,6 +20,7 @@ PREPARED = ROOT / "build" / "nbval"
 SCRATCH = Path(tempfile.mkdtemp(prefix="mnist-test-runs-"))
 BRIEF_TRAINING = dict(epochs=1, data_fraction=0.02, progress=False, runs_dir=str(SCRATCH))
 NOTEBOOK_PARAMETERS = {  # by notebook file name; notebooks not named here run with their defaults
+    "02_architecture.ipynb": dict(data_fraction=0.02, runs_dir=str(SCRATCH)),
     "04_training.ipynb": BRIEF_TRAINING,
     "05_compact.ipynb": BRIEF_TRAINING,
 }

@@ -3,8 +3,8 @@
     python scripts/run_notebooks.py [notebooks/04_training.ipynb ...]
 
 First the generated cells (Colab badge, set-up, training parameters) are brought up to date from the code.
-The training notebooks write their runs to results/, the course's committed results; every other setting
-is the notebook's default.
+The training notebooks write their runs to results/, the course's committed results, and run first, since
+notebook 2 reads the baseline's run; every other setting is the notebook's default.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ RESULTS = "results"
 
 def main(paths: list[str]) -> None:
     notebooks = [Path(p).resolve() for p in paths] or course_notebooks()
+    notebooks.sort(key=lambda path: path.name not in TRAINING_PARAMETERS)  # stable: otherwise in course order
     for path in notebooks:
         print(f"executing {path.relative_to(ROOT)}", flush=True)
         write_generated_cells(path)

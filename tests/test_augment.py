@@ -1,6 +1,6 @@
 import torch
 
-from utils.augment import RandomAffine
+from utils.augment import Draw, RandomAffine
 from utils.data import load_mnist
 
 
@@ -66,3 +66,23 @@ def test_strength_scales_every_range():
     none = RandomAffine().scaled(0)
     x = digits()
     assert torch.allclose(none(x, torch.Generator().manual_seed(0)), x, atol=1e-5)
+
+
+def test_a_draw_is_what_the_transform_applies():
+    x = digits()
+    draw = RandomAffine().draw(len(x), torch.Generator().manual_seed(5))
+    assert torch.equal(draw.apply(x), RandomAffine()(x, torch.Generator().manual_seed(5)))
+
+
+def test_the_described_turn_and_shift_are_what_one_sees():
+    """A positive angle turns the digit anticlockwise on screen; the described shift is where the ink moved."""
+    dot = torch.zeros(1, 1, 28, 28)
+    dot[0, 0, 14, 22] = 1  # right of the centre
+    turn = Draw(torch.tensor([90.0]), torch.tensor([0.0]), torch.tensor([1.0]), torch.tensor([[0.0, 0.0]]))
+    row, col = divmod(int(turn.apply(dot).flatten().argmax()), 28)
+    assert row < 14 and abs(col - 14) <= 1  # now above the centre: anticlockwise
+    assert turn.describe(0).startswith("+90° turn")
+    shift = Draw(torch.tensor([0.0]), torch.tensor([0.0]), torch.tensor([1.0]), torch.tensor([[0.1, -0.05]]))
+    row, col = divmod(int(shift.apply(dot).flatten().argmax()), 28)
+    assert "moved -2.8,+1.4 px" in shift.describe(0)
+    assert abs(col - (22 - 2.8)) <= 1 and abs(row - (14 + 1.4)) <= 1

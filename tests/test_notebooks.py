@@ -36,12 +36,31 @@ def test_committed_notebook_is_a_clean_in_order_run(path):
     assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), "not run top to bottom in one go"
     assert all(o.output_type != "error" for c in code for o in c.outputs)
     assert sum(len(c.outputs) for c in code) >= 3, "committed without outputs"
-    blank = [c.source[:40] for c in code for o in c.outputs if o.output_type == "stream" and not o.text.strip()]
-    assert not blank, f"empty output boxes under {blank}"
+    streams = [(c.source[:40], o) for c in code for o in c.outputs if o.output_type == "stream"]
+    assert not [cell for cell, o in streams if not o.text.strip()], "empty output boxes"
+    assert not [cell for cell, o in streams if "\r" in o.text], "progress-bar residue (carriage returns)"
+    assert not [cell for cell, o in streams if any(line.startswith("Note:") for line in o.text.splitlines())], \
+        "a library's stray 'Note:' line"
+    assert not [cell for cell, o in streams if o.name == "stderr"], "warnings or logs on stderr in the committed run"
     papermill = nb.metadata.get("papermill", {})
     for key in ("input_path", "output_path"):
         assert not Path(papermill.get(key) or "x").is_absolute(), f"{key} is an absolute path"
     assert str(REPO) not in json.dumps(nb), "the notebook names a folder of the machine that ran it"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_notebook_ends_with_what_was_learned_and_exercises_with_measured_answers(path):
+    cells = nbformat.read(path, as_version=4).cells
+    text = "\n".join(c.source for c in cells if c.cell_type == "markdown")
+    learned = text.split("## What we learned", 1)[1].split("##", 1)[0]
+    assert 3 <= sum(line.startswith("- ") for line in learned.splitlines()) <= 5
+    exercises = text.split("## Exercises", 1)[1]
+    count = sum(line[:2] in {f"{i}." for i in range(1, 10)} for line in exercises.splitlines())
+    assert 2 <= count <= 4
+    last = cells[-1]
+    assert last.cell_type == "code", "the answers are computed in the last cell"
+    shown = "".join(o.get("data", {}).get("text/markdown", "") for o in last.outputs)
+    assert shown.count("<details><summary>Answer") == count
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -79,7 +98,8 @@ def test_papermill_run_with_tiny_parameters_writes_its_metrics(tmp_path):
     assert len(metrics["test_accuracy"]) == 1 and metrics["test_accuracy"][-1] > 20  # chance is 10%
     assert (tmp_path / "runs" / "tiny" / "history.png").stat().st_size > 10_000
     out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
-    assert "not enforced" in "".join(o.get("text", "") for o in out.cells[-1].outputs)
+    verdict = next(c for c in out.cells if "print(target_verdict(run" in c.source)
+    assert "not enforced" in "".join(o.get("text", "") for o in verdict.outputs)
 
 
 @pytest.mark.parametrize("setting, value, message", [

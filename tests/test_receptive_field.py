@@ -24,7 +24,8 @@ def test_baseline_table_from_the_modules():
 
 def test_pointwise_layers_listed_on_request():
     rows = receptive_field_table(Baseline(), include_pointwise=True)
-    assert [r.kind for r in rows][:3] == ["Conv2d", "BatchNorm2d", "Conv2d"]
+    assert [r.kind for r in rows][:4] == ["Conv2d", "BatchNorm2d", "ReLU", "Conv2d"]
+    assert [r.rf for r in rows][:4] == [3, 3, 3, 5]  # a pointwise layer keeps the field of the layer before it
 
 
 @pytest.mark.parametrize("model, input_size",
@@ -50,5 +51,7 @@ def test_unknown_spatial_layer_is_refused():
 
 def test_markdown_table():
     text = format_table(receptive_field_table(Baseline()))
-    assert "| conv5 | Conv2d | 7x7x16 | 7x7x32 | 24 | 4 | 4 |" in text
+    assert "| conv5 | Conv2d | 3x3 | 1 | 7x7x16 | 7x7x32 | 24 | 4 | 4 |" in text
+    assert "| pool2 | MaxPool2d | 2x2 | 2 | 14x14x16 | 7x7x16 | 16 | 2 | 4 |" in text
+    assert "| fc | Linear | - | - | 392 | 10 | 48 (whole input) | 4 | 4 |" in text
     assert "48 (whole input)" in text

@@ -56,3 +56,11 @@ def test_runs_say_where_they_trained(finished_run):
     assert describe_device(run) == f"cpu ({run.device_name}), 2 threads"
     run.device, run.device_name = "cuda", "Tesla T4"
     assert describe_device(run) == "cuda (Tesla T4)"
+
+
+def test_side_by_side_computes_mistakes_and_multiply_adds(finished_run):
+    from utils.results import side_by_side
+
+    table = side_by_side({"a": finished_run([99.0, 99.45]), "b": finished_run([99.5], model="compact")})
+    assert "| a | 16,146 | 3,064,656 | 99.45% | 55 | 2 | 20 |" in table
+    assert "| b | 16,146 | 1,443,736 | 99.50% | 50 | 1 | 10 |" in table  # MACs of the model the run names

@@ -34,3 +34,17 @@ def test_markdown_csv_and_plot(sweep, tmp_path):
     ax = plot_sweep(sweep).axes[0]
     assert len(ax.lines) == 4 and ax.get_yscale() == "log"  # three runs and the target line
     assert list(ax.lines[0].get_ydata()) == pytest.approx([1.0, 0.5])  # error = 100 - accuracy
+
+
+def test_comparing_two_sweeps_pairs_seeds_and_calls_out_a_pass_at_the_boundary(finished_run):
+    from utils.sweep import compare_sweeps
+
+    reference = [(f"seed{s}", finished_run([a], seed=s)) for s, a in ((1, 99.50), (2, 99.46), (3, 99.52))]
+    other = [(f"seed{s}", finished_run([a], seed=s)) for s, a in ((1, 99.48), (2, 99.40), (3, 99.55))]
+    text = compare_sweeps(reference, other, ("float32", "bfloat16"))
+    assert "seed 1 -0.02, seed 2 -0.06, seed 3 +0.03" in text
+    assert "3 of 3 bfloat16 runs at or above 99.4%" in text
+    assert "seed2 ended at exactly 99.40% (60 of 10,000 test images wrong" in text and "a pass, with no margin" in text
+    assert "**Verdict:** bfloat16 keeps the accuracy of float32 on these 3 seeds" in text
+    worse = [(f"seed{s}", finished_run([a], seed=s)) for s, a in ((1, 99.30), (2, 99.35), (3, 99.38))]
+    assert "does not clearly keep" in compare_sweeps(reference, worse, ("float32", "bfloat16"))

@@ -1,46 +1,117 @@
-"""The baseline grown one block at a time, for the architecture notebook."""
+"""Helpers for building networks in front of the student: a report after each layer added, a check that two
+networks are the same, and what the receptive field of a unit actually covers."""
 from __future__ import annotations
+
+import copy
 
 import torch
 from torch import nn
 
-from .models import COMPACT_STAGES, Baseline, StagedNet, count_parameters
+from .models import COMPACT_STAGES, StagedNet, count_parameters
 from .receptive_field import receptive_field_table
-from .tables import markdown_table
+from .summary import parse_summary_rows, summary_table
+from .tables import MarkdownText, markdown_table
 
 
-def growth_steps(model: Baseline) -> list[tuple[str, nn.Sequential]]:
-    """(what this step adds, the network so far), sharing `model`'s layers; the last step is the
-    whole baseline, with the ReLUs of its forward pass written out as modules."""
-    m = model
-    additions = [
-        ("one 3x3 convolution, 16 channels", [m.conv1, m.bn1, nn.ReLU()]),
-        ("a second 3x3 convolution", [m.conv2, m.bn2, nn.ReLU(), m.drop1]),
-        ("2x2 max pooling", [m.pool1]),
-        ("two 3x3 convolutions at 14x14", [m.conv3, m.bn3, nn.ReLU(), m.conv4, m.bn4, nn.ReLU(), m.drop2]),
-        ("2x2 max pooling", [m.pool2]),
-        ("a 3x3 convolution to 32 channels", [m.conv5, m.bn5, nn.ReLU()]),
-        ("a 1x1 transition to 8 channels", [m.conv6, nn.ReLU()]),
-        ("flatten and a linear classifier", [nn.Flatten(), m.fc]),
-    ]
-    steps, layers = [], []
-    for description, added in additions:
-        layers += added
-        steps.append((description, nn.Sequential(*layers)))
-    return steps
+def layer_report(network: nn.Module, names: list[str], input_size: tuple[int, ...] = (1, 28, 28)) -> str:
+    """Markdown rows for the layers `names` of `network`: output size, parameters (own and in total so far),
+    receptive field and jump, all computed from the live modules."""
+    rows_by_name = {r.layer: r for r in receptive_field_table(network, input_size, include_pointwise=True)}
+    modules = dict(network.named_modules())
+    total, rows = 0, []
+    for name, module in network.named_modules():
+        if list(module.children()) or name not in rows_by_name:
+            continue
+        own = count_parameters(module)
+        total += own
+        if name in names:
+            r = rows_by_name[name]
+            field = f"{r.rf} (whole input)" if r.covers_all else f"{r.rf}x{r.rf}"
+            rows.append([name, type(modules[name]).__name__, _size(r.output_size), f"{own:,}", f"{total:,}", field,
+                         r.jump_out])
+    return markdown_table(["layer", "type", "output", "parameters", "total so far", "receptive field",
+                           "jump"], rows)
 
 
-def describe_steps(model: Baseline, input_size: tuple[int, ...] = (1, 28, 28)) -> str:
-    """Markdown table: after each step, the output size, parameters so far and receptive field."""
-    rows = []
-    for i, (description, net) in enumerate(growth_steps(model), start=1):
-        with torch.no_grad():
-            shape = tuple(net.eval()(torch.zeros(1, *input_size)).shape[1:])
-        last = receptive_field_table(net, input_size)[-1]
-        field = f"{last.rf} (whole image)" if last.covers_all else f"{last.rf}x{last.rf}"
-        size = "x".join(map(str, shape[1:] + shape[:1])) if len(shape) == 3 else f"{shape[0]} logits"
-        rows.append([i, description, size, f"{count_parameters(net):,}", field])
-    return markdown_table(["step", "adds", "output", "parameters", "receptive field"], rows)
+def add_layers(network: nn.Sequential, **layers: nn.Module) -> MarkdownText:
+    """Append `layers` to `network` under their keyword names; returns the report of the new rows."""
+    for name, layer in layers.items():
+        network.add_module(name, layer)
+    return MarkdownText(layer_report(network, list(layers)))
+
+
+def _size(shape: tuple[int, ...]) -> str:
+    return f"{shape[1]}x{shape[2]}x{shape[0]}" if len(shape) == 3 else "x".join(map(str, shape))
+
+
+def same_network(mine: nn.Module, reference: nn.Module) -> str:
+    """Check, row by row of torchsummary's table, that two networks have the same layers, output shapes and
+    parameter counts; raises AssertionError at the first difference."""
+    a, b = parse_summary_rows(summary_table(mine)), parse_summary_rows(summary_table(reference))
+    for i, (row_a, row_b) in enumerate(zip(a, b, strict=False), start=1):  # lengths compared below
+        assert row_a == row_b, f"row {i} differs: {row_a} here, {row_b} in {type(reference).__name__}"
+    assert len(a) == len(b), f"{len(a)} rows here, {len(b)} in {type(reference).__name__}"
+    n = count_parameters(mine)
+    assert n == count_parameters(reference), f"{n:,} parameters here, {count_parameters(reference):,} there"
+    name = type(reference).__name__
+    return f"the same {len(a)} rows (layer, output shape, parameters) and {n:,} parameters as {name}"
+
+
+def ink_boxes(images: torch.Tensor) -> torch.Tensor:
+    """(N, 4) first row, last row, first column, last column holding ink (a non-zero pixel) in each image."""
+    def first_last(any_ink: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        index = torch.arange(any_ink.shape[1]).expand_as(any_ink)
+        first = torch.where(any_ink, index, any_ink.shape[1]).min(1).values
+        last = torch.where(any_ink, index, -1).max(1).values
+        return first, last
+
+    ink = images > 0
+    top, bottom = first_last(ink.any(2))
+    left, right = first_last(ink.any(1))
+    return torch.stack([top, bottom, left, right], 1)
+
+
+def whole_digit_share(model: nn.Module, layer: str, images: torch.Tensor,
+                      input_size: tuple[int, ...] = (1, 28, 28)) -> torch.Tensor:
+    """For every position of `layer`'s output map: the share of `images` whose ink lies wholly inside that
+    position's receptive field (a square of side rf centred at start + position * jump)."""
+    row = next(r for r in receptive_field_table(model, input_size) if r.layer == layer)
+    side = row.output_size[-1]
+    centres = row.start + row.jump_out * torch.arange(side, dtype=torch.float64)
+    low, high = centres - row.rf / 2, centres + row.rf / 2  # in pixel-edge coordinates
+    boxes = ink_boxes(images).double()
+    # pixel i spans [i, i + 1): the field holds it if low <= i and i + 1 <= high
+    rows_ok = (low[None, :] <= boxes[:, 0:1]) & (boxes[:, 1:2] + 1 <= high[None, :])  # (N, side)
+    cols_ok = (low[None, :] <= boxes[:, 2:3]) & (boxes[:, 3:4] + 1 <= high[None, :])
+    return (rows_ok[:, :, None] & cols_ok[:, None, :]).double().mean(0)
+
+
+def effective_field(model: nn.Module, layer: str, inputs: torch.Tensor, position: tuple[int, int]) -> torch.Tensor:
+    """Mean absolute gradient of one unit of `layer` (channels summed) with respect to each input pixel, over
+    `inputs` (N, 1, 28, 28): how much each pixel actually moves that unit, in the model as it is."""
+    model = copy.deepcopy(model).cpu().eval()
+    captured = {}
+    hook = dict(model.named_modules())[layer].register_forward_hook(lambda m, i, out: captured.setdefault("out", out))
+    x = inputs.detach().cpu().clone().requires_grad_(True)
+    try:
+        model(x)
+    finally:
+        hook.remove()
+    captured["out"][:, :, position[0], position[1]].sum().backward()
+    return x.grad.abs().mean(0).sum(0)
+
+
+def central_square_holding(heat: torch.Tensor, share: float, centre: tuple[float, float]) -> int:
+    """Side of the smallest square centred at `centre` (pixel-edge coordinates: pixel i spans [i, i + 1)) whose
+    whole pixels hold `share` of `heat`."""
+    rows = torch.arange(heat.shape[0], dtype=torch.float64)[:, None] + 0.5
+    cols = torch.arange(heat.shape[1], dtype=torch.float64)[None, :] + 0.5
+    distance = torch.maximum((rows - centre[0]).abs(), (cols - centre[1]).abs())  # Chebyshev, to pixel centres
+    total = heat.sum()
+    for side in range(1, 2 * max(heat.shape) + 1):
+        if heat[distance <= (side - 1) / 2].sum() >= share * total:
+            return side
+    return 2 * max(heat.shape)
 
 
 # From the baseline to the compact model, one saving at a time: (what changes, the settings after it).

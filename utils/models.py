@@ -1,47 +1,32 @@
 """The course's models, looked up by name."""
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 
-class Baseline(nn.Module):
+class Baseline(nn.Sequential):
     """The reference network: two 3x3 conv blocks at 28x28 and at 14x14, one at 7x7, a 1x1
-    transition to 8 channels and one linear layer; 16,146 parameters."""
+    transition to 8 channels and one linear layer; 16,146 parameters. Notebook 2 builds it layer by layer."""
 
     def __init__(self, dropout: float = 0.05):
-        super().__init__()
-        # Block 1, 28x28
-        self.conv1 = nn.Conv2d(1, 16, 3, padding=1)
-        self.bn1 = nn.BatchNorm2d(16)
-        self.conv2 = nn.Conv2d(16, 16, 3, padding=1)
-        self.bn2 = nn.BatchNorm2d(16)
-        self.drop1 = nn.Dropout(dropout)
-        self.pool1 = nn.MaxPool2d(2)
-        # Block 2, 14x14
-        self.conv3 = nn.Conv2d(16, 16, 3, padding=1)
-        self.bn3 = nn.BatchNorm2d(16)
-        self.conv4 = nn.Conv2d(16, 16, 3, padding=1)
-        self.bn4 = nn.BatchNorm2d(16)
-        self.drop2 = nn.Dropout(dropout)
-        self.pool2 = nn.MaxPool2d(2)
-        # Block 3, 7x7, then the 1x1 transition and the classifier
-        self.conv5 = nn.Conv2d(16, 32, 3, padding=1)
-        self.bn5 = nn.BatchNorm2d(32)
-        self.conv6 = nn.Conv2d(32, 8, 1)
-        self.fc = nn.Linear(8 * 7 * 7, 10)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.bn1(self.conv1(x)))
-        x = self.pool1(self.drop1(F.relu(self.bn2(self.conv2(x)))))
-        x = F.relu(self.bn3(self.conv3(x)))
-        x = self.pool2(self.drop2(F.relu(self.bn4(self.conv4(x)))))
-        x = F.relu(self.bn5(self.conv5(x)))
-        x = F.relu(self.conv6(x))
-        return self.fc(x.flatten(1))  # logits; the loss applies log-softmax
+        super().__init__(OrderedDict(
+            # Block 1, 28x28
+            conv1=nn.Conv2d(1, 16, 3, padding=1), bn1=nn.BatchNorm2d(16), relu1=nn.ReLU(),
+            conv2=nn.Conv2d(16, 16, 3, padding=1), bn2=nn.BatchNorm2d(16), relu2=nn.ReLU(),
+            drop1=nn.Dropout(dropout), pool1=nn.MaxPool2d(2),
+            # Block 2, 14x14
+            conv3=nn.Conv2d(16, 16, 3, padding=1), bn3=nn.BatchNorm2d(16), relu3=nn.ReLU(),
+            conv4=nn.Conv2d(16, 16, 3, padding=1), bn4=nn.BatchNorm2d(16), relu4=nn.ReLU(),
+            drop2=nn.Dropout(dropout), pool2=nn.MaxPool2d(2),
+            # Block 3, 7x7, then the 1x1 transition and the classifier (logits; the loss applies log-softmax)
+            conv5=nn.Conv2d(16, 32, 3, padding=1), bn5=nn.BatchNorm2d(32), relu5=nn.ReLU(),
+            conv6=nn.Conv2d(32, 8, 1), relu6=nn.ReLU(),
+            flatten=nn.Flatten(), fc=nn.Linear(8 * 7 * 7, 10),
+        ))
 
 
 class StagedNet(nn.Module):

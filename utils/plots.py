@@ -29,6 +29,25 @@ def show_digits(images: torch.Tensor, titles: Sequence[str] | None = None, ncols
     return fig
 
 
+def show_pairs(originals: torch.Tensor, changed: torch.Tensor, titles: Sequence[str], size: float = 1.5) -> Figure:
+    """Each original image above its changed version, both framed so that a shift shows; titles go under the
+    changed ones."""
+    n = len(originals)
+    fig, axes = plt.subplots(2, n, figsize=(n * size, 2 * size * 1.45), squeeze=False)
+    for i in range(n):
+        for row, images in enumerate((originals, changed)):
+            ax = axes[row, i]
+            ax.imshow(images[i].detach().cpu().reshape(28, 28), cmap="gray_r", vmin=0, vmax=1)
+            ax.set(xticks=[], yticks=[])
+            for spine in ax.spines.values():
+                spine.set(edgecolor="C0", linewidth=1.5)
+        axes[1, i].set_xlabel(titles[i], fontsize=7)
+    axes[0, 0].set_ylabel("original")
+    axes[1, 0].set_ylabel("augmented")
+    fig.tight_layout()
+    return fig
+
+
 def plot_class_counts(train_labels: torch.Tensor, test_labels: torch.Tensor) -> Figure:
     """Bar chart of images per digit in the training and test sets."""
     fig, ax = plt.subplots(figsize=(7, 3))
@@ -43,12 +62,12 @@ def plot_class_counts(train_labels: torch.Tensor, test_labels: torch.Tensor) -> 
 
 
 def plot_history(run: RunRecord, target: float | None = None) -> Figure:
-    """Loss and test error after each epoch of one run."""
+    """Loss and test error after each epoch of one run; x counts the epochs done, as in `plot_schedule`."""
     epochs = range(1, run.epochs + 1)
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.5))
     loss_ax.plot(epochs, run.train_loss, "o-", label="train (augmented, dropout on)")
     loss_ax.plot(epochs, run.test_loss, "o-", label="test")
-    loss_ax.set(title="loss", xlabel="epoch")
+    loss_ax.set(title="loss", xlabel="epochs done")
     plain_log_scale(loss_ax)
     loss_ax.legend()
     # Error on a log scale shows both the first epochs and the last tenths of a percent.
@@ -56,7 +75,7 @@ def plot_history(run: RunRecord, target: float | None = None) -> Figure:
     if target is not None:
         acc_ax.axhline(100 - target, color="gray", linestyle="--", label=f"target: {target}% accuracy")
         acc_ax.legend(loc="upper right")
-    acc_ax.set(title="test error (%) = 100 - accuracy", xlabel="epoch")
+    acc_ax.set(title="test error (%) = 100 - accuracy", xlabel="epochs done")
     plain_log_scale(acc_ax)
     for ax in (loss_ax, acc_ax):
         ax.grid(alpha=0.3)
@@ -116,6 +135,32 @@ def plot_receptive_field(gradient: torch.Tensor, rf: int, start: float, jump: in
         ax.add_patch(Rectangle(corner, rf, rf, fill=False, edgecolor="C1", linewidth=2))
         ax.set(xticks=[], yticks=[])
     fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_whole_digit_share(share: torch.Tensor, title: str) -> Figure:
+    """The share of test digits each position of a feature map sees whole, in percent, on the map's grid."""
+    fig, ax = plt.subplots(figsize=(3.8, 3.6))
+    ax.imshow(share, cmap="Greens", vmin=0, vmax=1)
+    for (i, j), value in zip(torch.cartesian_prod(*map(torch.arange, share.shape)).tolist(), share.flatten(),
+                             strict=True):
+        ax.text(j, i, f"{100 * value:.0f}", ha="center", va="center", fontsize=8,
+                color="white" if value > 0.6 else "black")
+    ax.set(xticks=range(share.shape[1]), yticks=range(share.shape[0]), xlabel="column", ylabel="row", title=title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_effective_field(heat: torch.Tensor, rf: int, centre: tuple[float, float], title: str) -> Figure:
+    """Mean gradient magnitude per input pixel (the effective receptive field) with the computed square."""
+    fig, ax = plt.subplots(figsize=(4, 3.6))
+    shown = ax.imshow(heat / heat.max(), cmap="magma")
+    fig.colorbar(shown, ax=ax, label="|gradient|, largest = 1")
+    corner = (centre[1] - rf / 2 - 0.5, centre[0] - rf / 2 - 0.5)  # pixel i spans [i - 0.5, i + 0.5] here
+    ax.add_patch(Rectangle(corner, rf, rf, fill=False, edgecolor="C2", linewidth=2, label=f"computed {rf}x{rf}"))
+    ax.legend(loc="lower left", fontsize=7)
+    ax.set(xticks=[], yticks=[], title=title)
     fig.tight_layout()
     return fig
 

@@ -30,6 +30,8 @@ class RFRow:
     jump_out: int
     start: float
     covers_all: bool = False  # a global layer: every output sees the whole input
+    kernel: int | None = None  # of a convolution or pooling layer
+    stride: int | None = None
 
 
 def _square(value) -> int:
@@ -77,7 +79,7 @@ def receptive_field_table(
     side = input_size[-1]  # side of the latest spatial map, for a linear layer after a flatten
     rows = []
     for name, module, shape_in, shape_out in _trace(model, input_size):
-        covers_all = False
+        covers_all, k, s = False, None, None
         if len(shape_in) == 3:
             side = shape_in[-1]
         if isinstance(module, SPATIAL):
@@ -100,15 +102,16 @@ def receptive_field_table(
                 f"layer {name} ({type(module).__name__}) is not a convolution, pooling or pointwise "
                 "layer; the receptive-field table does not know how it maps space."
             )
-        rows.append(RFRow(name, type(module).__name__, shape_in, shape_out, rf, jump_in, jump, start, covers_all))
+        rows.append(RFRow(name, type(module).__name__, shape_in, shape_out, rf, jump_in, jump, start, covers_all, k, s))
     return rows
 
 
 def format_table(rows: list[RFRow]) -> str:
-    """The table as Markdown: layer, input and output size, receptive field, jump in and out."""
+    """The table as Markdown: layer, kernel, stride, input and output size, receptive field, jump in and out."""
     return markdown_table(
-        ["layer", "type", "input", "output", "receptive field", "jump in", "jump out"],
-        [[r.layer, r.kind, _size(r.input_size), _size(r.output_size),
+        ["layer", "type", "kernel", "stride", "input", "output", "receptive field", "jump in", "jump out"],
+        [[r.layer, r.kind, "-" if r.kernel is None else f"{r.kernel}x{r.kernel}", "-" if r.stride is None else r.stride,
+          _size(r.input_size), _size(r.output_size),
           f"{r.rf} (whole input)" if r.covers_all else r.rf, r.jump_in, r.jump_out] for r in rows])
 
 

@@ -199,3 +199,15 @@ def target_verdict(run: RunRecord, enforce: bool | str = "auto") -> str:
         return verdict + " (not enforced: a shortened run, or check_target=False)."
     return (f"Target met: {final:.2f}% >= {TARGET_ACCURACY}% at the final epoch, {params:,} < {MAX_PARAMETERS:,} "
             f"parameters, {run.epochs} <= {MAX_EPOCHS} epochs.")
+
+
+def side_by_side(runs: dict[str, RunRecord], test_images: int = 10_000) -> str:
+    """Markdown: parameters, multiply-adds per image, final accuracy, mistakes, epochs and seconds of each run."""
+    from .cost import count_macs
+    from .models import build_model
+
+    rows = [[label, f"{run.parameters:,}", f"{sum(count_macs(build_model(run.model)).values()):,}",
+             f"{run.final_test_accuracy:.2f}%", round(test_images * (100 - run.final_test_accuracy) / 100),
+             run.epochs, f"{run.total_seconds:.0f}", describe_device(run)] for label, run in runs.items()]
+    return markdown_table(["run", "parameters", "multiply-adds per image", "final accuracy", "test mistakes",
+                           "epochs", "training seconds", "device"], rows)

@@ -70,3 +70,38 @@ def plot_sweep(runs: list[tuple[str, RunRecord]], title: str = "") -> Figure:
     ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
     return fig
+
+
+def at_the_boundary(runs: list[tuple[str, RunRecord]], test_images: int = 10_000) -> list[str]:
+    """Runs whose final accuracy is exactly the target: a pass, with not one test image to spare."""
+    allowed = round(test_images * (100 - TARGET_ACCURACY) / 100)
+    return [f"{name} ended at exactly {TARGET_ACCURACY:.2f}% ({allowed} of {test_images:,} test images wrong, the "
+            "most the target allows): a pass, with no margin" for name, run in runs
+            if round(test_images * (100 - run.final_test_accuracy) / 100) == allowed]
+
+
+def compare_sweeps(reference: list[tuple[str, RunRecord]], other: list[tuple[str, RunRecord]],
+                   labels: tuple[str, str]) -> str:
+    """Markdown: does `other` keep `reference`'s accuracy? Means, the paired difference per shared seed, the
+    worst final, passes, and runs exactly at the target, all from the records."""
+    ref_stats, other_stats = sweep_stats(reference), sweep_stats(other)
+    ref_by_seed = {run.seed: run.final_test_accuracy for _, run in reference}
+    pairs = [(run.seed, run.final_test_accuracy - ref_by_seed[run.seed]) for _, run in other if run.seed in ref_by_seed]
+    diff = other_stats["final"]["mean"] - ref_stats["final"]["mean"]
+    passes = sum(run.final_test_accuracy >= TARGET_ACCURACY for _, run in other)
+    lines = [
+        f"- mean final accuracy: {other_stats['final']['mean']:.2f}% with {labels[1]}, "
+        f"{ref_stats['final']['mean']:.2f}% with {labels[0]}: a difference of {diff:+.2f} points, against a "
+        f"seed-to-seed standard deviation of {ref_stats['final']['std']:.2f} ({labels[0]}) and "
+        f"{other_stats['final']['std']:.2f} ({labels[1]});",
+        "- per seed (" + labels[1] + " minus " + labels[0] + "): "
+        + ", ".join(f"seed {seed} {d:+.2f}" for seed, d in pairs) + ";",
+        f"- worst final: {other_stats['final']['min']:.2f}% with {labels[1]}, {ref_stats['final']['min']:.2f}% "
+        f"with {labels[0]}; {passes} of {len(other)} {labels[1]} runs at or above {TARGET_ACCURACY}%.",
+    ]
+    lines += [f"- {line}." for line in at_the_boundary(other) + at_the_boundary(reference)]
+    keeps = abs(diff) <= ref_stats["final"]["std"] and passes == len(other)
+    lines.append(f"\n**Verdict:** {labels[1]} {'keeps' if keeps else 'does not clearly keep'} the accuracy of "
+                 f"{labels[0]} on these {len(pairs)} seeds (mean difference {'within' if keeps else 'outside'} one "
+                 f"standard deviation of the seed spread, {passes} of {len(other)} runs at the target).")
+    return "\n".join(lines)

@@ -17,3 +17,20 @@ def cell(value, digits: int = 2) -> str:
     if value is None:
         return "-"
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+class MarkdownText(str):
+    """A string that Jupyter shows as rendered Markdown when it is a cell's result."""
+
+    def _repr_markdown_(self) -> str:
+        return str(self)
+
+
+def details(summary: str, body: str) -> str:
+    """A collapsed Markdown block (HTML <details>): `summary` shows, `body` opens on a click."""
+    return f"<details><summary>{summary}</summary>\n\n{body}\n\n</details>"
+
+
+def answers(items: dict[str, str]) -> MarkdownText:
+    """One collapsed answer per exercise, in order."""
+    return MarkdownText("\n\n".join(details(f"Answer {key}", body) for key, body in items.items()))
