@@ -22,6 +22,8 @@ def test_add_layers_appends_and_reports_computed_rows():
     assert "| bn1 | BatchNorm2d | 28x28x16 | 32 | 192 | 3x3 | 1 |" in report
     assert "| pool1 | MaxPool2d | 14x14x16 | 0 | 192 | 4x4 | 2 |" in report2
     assert "conv1" not in report2 and report2._repr_markdown_() == str(report2)
+    assert report.endswith("This block: 192 parameters; the network so far: 192.")
+    assert report2.endswith("This block: 0 parameters; the network so far: 192.")
 
 
 def test_the_network_written_layer_by_layer_is_the_baseline():

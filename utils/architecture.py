@@ -37,7 +37,9 @@ def add_layers(network: nn.Sequential, **layers: nn.Module) -> MarkdownText:
     """Append `layers` to `network` under their keyword names; returns the report of the new rows."""
     for name, layer in layers.items():
         network.add_module(name, layer)
-    return MarkdownText(layer_report(network, list(layers)))
+    added = sum(count_parameters(layer) for layer in layers.values())
+    return MarkdownText(layer_report(network, list(layers))
+                        + f"\n\nThis block: {added:,} parameters; the network so far: {count_parameters(network):,}.")
 
 
 def _size(shape: tuple[int, ...]) -> str:

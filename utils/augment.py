@@ -79,6 +79,6 @@ class Draw:
         """What image `i`'s transform does, as one sees it: sampling the input at the shifted point moves
         the digit the other way; a positive angle turns it anticlockwise on screen (rows run downwards)."""
         dx, dy = (-self.shift[i] * side + 0.0).tolist()  # + 0.0 turns -0.0 into 0.0
-        return (f"{self.angle[i]:+.0f}° turn, {self.zoom[i]:.2f}x\n"
-                f"moved {dx:+.1f},{dy:+.1f} px\nshear {self.shear[i]:+.0f}°")
+        angle, shear = round(float(self.angle[i])), round(float(self.shear[i]))  # whole degrees, never "-0"
+        return f"{angle:+d}° turn, {self.zoom[i]:.2f}x\nmoved {dx:+.1f},{dy:+.1f} px\nshear {shear:+d}°"
 
