@@ -2,9 +2,11 @@
 
 1. the cost of augmentation: epochs with and without it (the course's budget is 1.15x), and the
    augmentation alone;
-2. per model: training images per second and seconds per epoch with and without augmentation, against
-   the arithmetic floor (FLOPs per training image, counted from the layers, times 60,000, divided by
-   the measured float32 peak of a large matrix product through torch);
+2. per model: training images per second and seconds per epoch with and without augmentation, against two
+   floors: arithmetic (FLOPs per training image, counted from the layers, times 60,000, at the measured
+   float32 peak of a large matrix product) and memory traffic (bytes a layer-by-layer training step moves
+   per image, utils.cost.training_bytes_per_image, times 60,000, at the measured bandwidth of a large
+   copy); the higher of the two binds;
 3. settings tried to make the baseline's epoch faster.
 
     python scripts/benchmark.py [--sections augment models settings] [--fraction 0.25] [--repeats 3]
@@ -29,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from utils.augment import RandomAffine  # noqa: E402
 from utils.config import TrainConfig  # noqa: E402
-from utils.cost import training_flops_per_image  # noqa: E402
+from utils.cost import training_bytes_per_image, training_flops_per_image  # noqa: E402
 from utils.machine import device_name, pick_device  # noqa: E402
 from utils.models import build_model  # noqa: E402
 from utils.tables import markdown_table  # noqa: E402
@@ -74,6 +76,14 @@ def peak_flops(device: torch.device, size: int = 2048, repeats: int = 10) -> flo
     return 2 * size**3 / min(timed(lambda: a @ b, device) for _ in range(repeats))
 
 
+def copy_bandwidth(device: torch.device, megabytes: int = 256, repeats: int = 10) -> float:
+    """Best bytes per second of copying one large float32 buffer into another (read + write), far larger than
+    any cache: the main memory's speed."""
+    a = torch.ones(megabytes * 2**20 // 4, device=device)
+    b = torch.empty_like(a)
+    return 2 * a.numel() * 4 / min(timed(lambda: b.copy_(a), device) for _ in range(repeats))
+
+
 def time_augmentation(cfg: TrainConfig, train, device: torch.device, repeats: int) -> float:
     """Best seconds to augment all training images batch by batch, without any model: the cost on its own."""
     augment, generator = RandomAffine(), torch.Generator(device).manual_seed(cfg.seed)
@@ -99,17 +109,20 @@ def augment_section(cfg, train, device, repeats) -> list[str]:
 
 
 def models_section(cfg, train, device, repeats, models) -> list[str]:
-    peak = peak_flops(device)
+    peak, bandwidth = peak_flops(device), copy_bandwidth(device)
     cases = {(name, augment): (replace(cfg, model=name), augment) for name in models for augment in (False, True)}
     rows = []
     for (name, augment), (seconds, *_) in best_epochs(cases, repeats).items():
-        flops = training_flops_per_image(build_model(name))
-        floor = 60_000 * flops / peak
-        rows.append([name, f"{flops / 1e6:.1f} M", "yes" if augment else "no", f"{60_000 / seconds:,.0f}",
-                     f"{seconds:.1f}", f"{floor:.2f}", f"{seconds / floor:.1f}x"])
-    header = ["model", "FLOPs per training image", "augmentation", "images/s", "s per epoch", "floor s",
-              "measured / floor"]
-    return [f"float32 matrix-product peak: {peak / 1e9:.0f} GFLOP/s", "", markdown_table(header, rows)]
+        flops, traffic = training_flops_per_image(build_model(name)), training_bytes_per_image(build_model(name))
+        arithmetic, memory = 60_000 * flops / peak, 60_000 * traffic / bandwidth
+        binds = "memory" if memory > arithmetic else "arithmetic"
+        rows.append([name, f"{flops / 1e6:.1f} M", f"{traffic / 1e6:.2f} MB", "yes" if augment else "no",
+                     f"{60_000 / seconds:,.0f}", f"{seconds:.1f}", f"{arithmetic:.2f}", f"{memory:.2f}", binds,
+                     f"{seconds / max(arithmetic, memory):.1f}x"])
+    header = ["model", "FLOPs per training image", "bytes moved per training image", "augmentation", "images/s",
+              "s per epoch", "arithmetic floor s", "memory floor s", "binds", "measured / binding floor"]
+    return [f"float32 matrix-product peak: {peak / 1e9:.0f} GFLOP/s; copy bandwidth: {bandwidth / 1e9:.1f} GB/s",
+            "", markdown_table(header, rows)]
 
 
 SETTINGS = {  # label: changes to the default TrainConfig

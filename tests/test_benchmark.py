@@ -1,0 +1,28 @@
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import benchmark  # noqa: E402
+
+from utils.config import TrainConfig  # noqa: E402
+from utils.train import prepare  # noqa: E402
+
+
+def test_copy_bandwidth_is_measured():
+    assert 1e8 < benchmark.copy_bandwidth(torch.device("cpu"), megabytes=8, repeats=2) < 1e13
+
+
+def test_models_section_names_both_floors_and_the_binding_one():
+    cfg = TrainConfig(data_fraction=0.01, epochs=1, progress=False)
+    lines = benchmark.models_section(cfg, prepare(cfg).train, torch.device("cpu"), 1, ["baseline", "compact"])
+    assert "GFLOP/s; copy bandwidth:" in lines[0] and "GB/s" in lines[0]
+    rows = [line.split(" | ") for line in lines[2].splitlines()[2:]]
+    assert [(r[0].strip("| "), r[3]) for r in rows] == [("baseline", "no"), ("baseline", "yes"), ("compact", "no"),
+                                                       ("compact", "yes")]
+    assert rows[0][2] == "1.91 MB" and rows[2][2] == "1.12 MB"  # utils.cost.training_bytes_per_image
+    for r in rows:
+        arithmetic, memory, binds = float(r[6]), float(r[7]), r[8]
+        assert binds == ("memory" if memory > arithmetic else "arithmetic")
+        assert float(r[9].strip(" |x")) > 0
