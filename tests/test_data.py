@@ -115,3 +115,20 @@ def test_downloaded_files_are_found_and_verified(tmp_path, monkeypatch):
     for name in data.SHA256:
         (raw / name).write_bytes(gzip.decompress((DATA_DIR / f"{name}.gz").read_bytes()))
     assert load_mnist(tmp_path, download=False).train_labels.shape == (60000,)
+
+
+def test_validation_images_are_held_out_the_same_for_every_run():
+    from utils.data import training_and_test, training_validation_and_test
+
+    cpu = torch.device("cpu")
+    train, validation, test = training_validation_and_test(cpu, seed=1, validation=5000)
+    _, again, _ = training_validation_and_test(cpu, data_fraction=0.5, seed=7, validation=5000)
+    assert len(train.labels) == 55_000 and len(validation.labels) == 5000 and len(test.labels) == 10_000
+    assert torch.equal(validation.images, again.images)  # not drawn with the run's seed, nor changed by the fraction
+    full = load_mnist().train_images
+    seen = {bytes(img.numpy()) for img in train.images}
+    assert not any(bytes(img.numpy()) in seen for img in validation.images[:500] if img.any())  # disjoint
+    assert validation.labels.bincount().min() > 400  # a random draw: every digit is there
+    plain_train, plain_test = training_and_test(cpu)
+    assert torch.equal(plain_train.images, full) and training_validation_and_test(cpu)[1] is None
+    assert (plain_train.mean, plain_test.mean) != (train.mean, None)

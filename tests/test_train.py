@@ -14,6 +14,7 @@ from torch import nn
 from utils.checkpoint import CheckpointError, load_checkpoint
 from utils.config import ConfigError, TrainConfig
 from utils.models import build_model
+from utils.plots import plot_history
 from utils.results import RunRecord
 from utils.train import TrainingDiverged, fit, prepare, schedule
 
@@ -258,3 +259,15 @@ def test_a_late_divergence_names_the_batches_since_the_last_check(tmp_path, monk
     monkeypatch.setattr(train, "build_model", poisoned)
     with pytest.raises(TrainingDiverged, match="at epoch 1, in batches 16-18 of 24"):
         fit(TrainConfig(run_name="late", runs_dir=str(tmp_path), **SHORT))
+
+
+def test_a_run_with_a_validation_set_records_it_each_epoch(tmp_path):
+    cfg = TrainConfig(run_name="checked", runs_dir=str(tmp_path), validation=1000, **SHORT)
+    run = fit(cfg)
+    assert len(run.validation_accuracy) == len(run.validation_loss) == run.epochs == len(run.test_accuracy)
+    assert 50 < run.validation_accuracy[-1] <= 100 and run.validation_accuracy != run.test_accuracy
+    saved = json.loads((tmp_path / "checked" / "metrics.json").read_text())
+    assert saved["validation_accuracy"] == run.validation_accuracy
+    plot_history(run, target=99.4)  # draws the validation curves beside the test ones
+    with pytest.raises(ConfigError, match="validation=30001 is not allowed"):
+        TrainConfig(validation=30_001)

@@ -95,6 +95,8 @@ class TrainConfig:
     device: str = setting("auto", "cuda, then mps, then cpu for 'auto'", one_of("auto", "cpu", "cuda", "mps"))
     data_fraction: float = setting(1.0, "share of the 60,000 training images, for quick runs",
                                    number(0, 1, open_low=True), resume_must_match=True)
+    validation: int = setting(0, "training images held out to validate on (the same ones in every run; 0: none)",
+                              integer(0, TRAINING_IMAGES // 2), resume_must_match=True)
     threads: int = setting(0, "CPU threads; 0 keeps torch's default", integer(0, 1024))
     channels_last: bool = setting(True, "channels-last memory layout (faster convolutions on CPU and GPU)",
                                   resume_must_match=True)

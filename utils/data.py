@@ -142,16 +142,38 @@ class Batches:
         return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
-def training_and_test(device: torch.device, data_fraction: float = 1.0, seed: int = 0) -> tuple[Batches, Batches]:
-    """Training and test sets on `device`, normalised with the training statistics; a `data_fraction` < 1
-    keeps a random subset of the training images, drawn with `seed`."""
+# The held-out validation images are drawn with this seed, not the run's: every run validates on the same images.
+VALIDATION_SEED = 2024
+
+
+def held_out(n_images: int, validation: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices (kept for training, held out for validation) of `n_images`; the kept ones in their order."""
+    order = torch.randperm(n_images, generator=torch.Generator().manual_seed(VALIDATION_SEED))
+    return order[validation:].sort().values, order[:validation].sort().values
+
+
+def training_validation_and_test(device: torch.device, data_fraction: float = 1.0, seed: int = 0,
+                                 validation: int = 0) -> tuple[Batches, Batches | None, Batches]:
+    """Training, validation (None without it) and test sets on `device`, normalised with the statistics of the
+    training images. `validation` images are held out first; a `data_fraction` < 1 then keeps a random share of
+    the rest, drawn with `seed`."""
     mnist = load_mnist()
-    mean, std = pixel_stats(mnist.train_images)
-    images, labels = mnist.train_images, mnist.train_labels
+    kept, held = held_out(len(mnist.train_labels), validation)
+    images, labels = mnist.train_images[kept], mnist.train_labels[kept]
+    mean, std = pixel_stats(images)
     if data_fraction < 1:
         keep = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
         keep = keep[: max(1, round(data_fraction * len(labels)))]
         images, labels = images[keep], labels[keep]
     train = Batches(images.to(device), labels.to(device), mean, std)
+    checked = (Batches(mnist.train_images[held].to(device), mnist.train_labels[held].to(device), mean, std)
+               if validation else None)
     test = Batches(mnist.test_images.to(device), mnist.test_labels.to(device), mean, std)
+    return train, checked, test
+
+
+def training_and_test(device: torch.device, data_fraction: float = 1.0, seed: int = 0) -> tuple[Batches, Batches]:
+    """Training and test sets on `device`, normalised with the training statistics; a `data_fraction` < 1
+    keeps a random subset of the training images, drawn with `seed`."""
+    train, _, test = training_validation_and_test(device, data_fraction, seed)
     return train, test

@@ -66,16 +66,21 @@ def plot_history(run: RunRecord, target: float | None = None) -> Figure:
     epochs = range(1, run.epochs + 1)
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.5))
     loss_ax.plot(epochs, run.train_loss, "o-", label="train (augmented, dropout on)")
+    if run.validation_loss:
+        loss_ax.plot(epochs, run.validation_loss, "o-", label="validation", color="C4")
     loss_ax.plot(epochs, run.test_loss, "o-", label="test")
     loss_ax.set(title="loss", xlabel="epochs done")
     plain_log_scale(loss_ax)
     loss_ax.legend()
     # Error on a log scale shows both the first epochs and the last tenths of a percent.
-    acc_ax.plot(epochs, [100 - a for a in run.test_accuracy], "o-", color="C2")
+    if run.validation_accuracy:
+        acc_ax.plot(epochs, [100 - a for a in run.validation_accuracy], "o-", color="C4", label="validation")
+    acc_ax.plot(epochs, [100 - a for a in run.test_accuracy], "o-", color="C2", label="test")
     if target is not None:
         acc_ax.axhline(100 - target, color="gray", linestyle="--", label=f"target: {target}% accuracy")
+    if target is not None or run.validation_accuracy:
         acc_ax.legend(loc="upper right")
-    acc_ax.set(title="test error (%) = 100 - accuracy", xlabel="epochs done")
+    acc_ax.set(title="error (%) = 100 - accuracy", xlabel="epochs done")
     plain_log_scale(acc_ax)
     for ax in (loss_ax, acc_ax):
         ax.grid(alpha=0.3)

@@ -36,13 +36,19 @@ class RunRecord:
     epoch_seconds: list[float] = field(default_factory=list)
     lr: list[float] = field(default_factory=list)  # at the start of each epoch
     momentum: list[float] = field(default_factory=list)  # at the start of each epoch
+    validation_loss: list[float] = field(default_factory=list)  # empty for a run without a validation set
+    validation_accuracy: list[float] = field(default_factory=list)  # percent
     setup_seconds: float = 0.0  # before the first epoch: loading the data, building the model (each resume adds)
 
     def add_epoch(self, train_loss: float, test_loss: float, accuracy: float, seconds: float, lr: float,
-                  momentum: float) -> None:
+                  momentum: float, validation: tuple[float, float] | None = None) -> None:
+        """Record one epoch; `validation` is (loss, accuracy) on the held-out images, where the run has them."""
         for name, value in (("train_loss", train_loss), ("test_loss", test_loss), ("test_accuracy", accuracy),
                             ("epoch_seconds", seconds), ("lr", lr), ("momentum", momentum)):
             getattr(self, name).append(value)
+        if validation is not None:
+            self.validation_loss.append(validation[0])
+            self.validation_accuracy.append(validation[1])
 
     @property
     def seed(self) -> int:

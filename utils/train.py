@@ -14,7 +14,7 @@ from tqdm import tqdm
 from .augment import RandomAffine
 from .checkpoint import check_writable, load_checkpoint, remove_stale_temp_files, save_checkpoint, save_json
 from .config import TrainConfig
-from .data import Batches, training_and_test
+from .data import Batches, training_validation_and_test
 from .machine import device_name, pick_device, use_threads
 from .models import build_model, count_parameters
 from .results import RunRecord, summary_line
@@ -136,6 +136,7 @@ class Training:
     threads: int
     model: nn.Module
     train: Batches
+    validation: Batches | None  # held-out training images, where cfg.validation asks for them
     test: Batches
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
@@ -159,10 +160,11 @@ def prepare(cfg: TrainConfig, model: nn.Module | None = None) -> Training:
     generator = seed_everything(cfg.seed, device)
     name = cfg.model if model is None else type(model).__name__
     model = to_device(build_model(cfg.model) if model is None else model, device, cfg.channels_last)
-    train, test = training_and_test(device, cfg.data_fraction, cfg.seed)
+    train, validation, test = training_validation_and_test(device, cfg.data_fraction, cfg.seed, cfg.validation)
     optimizer, scheduler = make_optimizer(model, cfg, steps_per_epoch(cfg, len(train.labels)))
     augment = RandomAffine().scaled(cfg.augment_strength) if cfg.augment else None
-    return Training(cfg, name, device, threads, model, train, test, optimizer, scheduler, generator, augment)
+    return Training(cfg, name, device, threads, model, train, validation, test, optimizer, scheduler, generator,
+                    augment)
 
 
 def fit(cfg: TrainConfig, model: nn.Module | None = None) -> RunRecord:
@@ -183,10 +185,12 @@ def fit(cfg: TrainConfig, model: nn.Module | None = None) -> RunRecord:
         lr, momentum = run.scheduler.get_last_lr()[0], current_momentum(run.optimizer)
         train_loss = train_epoch(run.model, run.train, run.optimizer, run.scheduler, cfg, run.generator,
                                  run.augment, epoch)
+        validation = evaluate(run.model, run.validation)[:2] if run.validation else None
         test_loss, accuracy, _ = evaluate(run.model, run.test)
         seconds = time.perf_counter() - began
-        record.add_epoch(train_loss, test_loss, accuracy, seconds, lr, momentum)
-        print(f"epoch {epoch:2d}/{cfg.epochs}  train loss {train_loss:.4f}  test loss {test_loss:.4f}  "
+        record.add_epoch(train_loss, test_loss, accuracy, seconds, lr, momentum, validation)
+        checked = f"validation accuracy {validation[1]:.2f}%  " if validation else ""
+        print(f"epoch {epoch:2d}/{cfg.epochs}  train loss {train_loss:.4f}  test loss {test_loss:.4f}  {checked}"
               f"test accuracy {accuracy:.2f}%  {seconds:.1f}s", flush=True)
         save_checkpoint(cfg.run_dir / "checkpoint.pt", snapshot(run, epoch, record))
         save_json(cfg.metrics_file, record.to_dict())
