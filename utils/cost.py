@@ -26,6 +26,13 @@ def count_macs(model: nn.Module, input_size: tuple[int, ...] = (1, 28, 28)) -> d
             hooks.append(module.register_forward_hook(conv_hook(name)))
         elif isinstance(module, nn.Linear):
             hooks.append(module.register_forward_hook(linear_hook(name)))
+    _one_image(model, input_size, hooks)
+    return macs
+
+
+def _one_image(model: nn.Module, input_size: tuple[int, ...], hooks: list) -> None:
+    """One forward pass of a blank image in eval mode, for the `hooks` to observe; removes them after, and
+    leaves the model in the mode it was in."""
     was_training = model.training
     try:
         with torch.no_grad():
@@ -34,7 +41,6 @@ def count_macs(model: nn.Module, input_size: tuple[int, ...] = (1, 28, 28)) -> d
         model.train(was_training)
         for hook in hooks:
             hook.remove()
-    return macs
 
 
 def training_flops_per_image(model: nn.Module, input_size: tuple[int, ...] = (1, 28, 28)) -> int:
@@ -51,14 +57,7 @@ def activation_elements(model: nn.Module, input_size: tuple[int, ...] = (1, 28, 
     sizes: dict[str, int] = {}
     hooks = [module.register_forward_hook(lambda mod, inp, out, name=name: sizes.__setitem__(name, out[0].numel()))
              for name, module in model.named_modules() if not list(module.children()) and not isinstance(module, VIEWS)]
-    was_training = model.training
-    try:
-        with torch.no_grad():
-            model.eval()(torch.zeros(1, *input_size, device=next(model.parameters()).device))
-    finally:
-        model.train(was_training)
-        for hook in hooks:
-            hook.remove()
+    _one_image(model, input_size, hooks)
     return sizes
 
 
