@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from .models import COMPACT_STAGES, StagedNet, count_parameters
-from .receptive_field import receptive_field_table
+from .receptive_field import receptive_field_table, shape_text
 from .summary import parse_summary_rows, summary_table
 from .tables import MarkdownText, markdown_table
 
@@ -17,7 +17,6 @@ def layer_report(network: nn.Module, names: list[str], input_size: tuple[int, ..
     """Markdown rows for the layers `names` of `network`: output size, parameters (own and in total so far),
     receptive field and jump, all computed from the live modules."""
     rows_by_name = {r.layer: r for r in receptive_field_table(network, input_size, include_pointwise=True)}
-    modules = dict(network.named_modules())
     total, rows = 0, []
     for name, module in network.named_modules():
         if list(module.children()) or name not in rows_by_name:
@@ -27,8 +26,7 @@ def layer_report(network: nn.Module, names: list[str], input_size: tuple[int, ..
         if name in names:
             r = rows_by_name[name]
             field = f"{r.rf} (whole input)" if r.covers_all else f"{r.rf}x{r.rf}"
-            rows.append([name, type(modules[name]).__name__, _size(r.output_size), f"{own:,}", f"{total:,}", field,
-                         r.jump_out])
+            rows.append([name, r.kind, shape_text(r.output_size), f"{own:,}", f"{total:,}", field, r.jump_out])
     return markdown_table(["layer", "type", "output", "parameters", "total so far", "receptive field",
                            "jump"], rows)
 
@@ -40,10 +38,6 @@ def add_layers(network: nn.Sequential, **layers: nn.Module) -> MarkdownText:
     added = sum(count_parameters(layer) for layer in layers.values())
     return MarkdownText(layer_report(network, list(layers))
                         + f"\n\nThis block: {added:,} parameters; the network so far: {count_parameters(network):,}.")
-
-
-def _size(shape: tuple[int, ...]) -> str:
-    return f"{shape[1]}x{shape[2]}x{shape[0]}" if len(shape) == 3 else "x".join(map(str, shape))
 
 
 def same_network(mine: nn.Module, reference: nn.Module) -> str:

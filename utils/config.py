@@ -16,6 +16,7 @@ TARGET_ACCURACY = 99.4  # percent, on the 10,000 test images
 MAX_PARAMETERS = 20_000
 MAX_EPOCHS = 20
 TRAINING_IMAGES = 60_000
+TEST_IMAGES = 10_000
 SEED_MAX = 2**64 - 1  # torch.manual_seed takes an unsigned 64-bit seed
 
 # Names Windows refuses for a file or folder, with or without an extension.

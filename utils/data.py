@@ -166,10 +166,10 @@ def training_validation_and_test(device: torch.device, data_fraction: float = 1.
         keep = keep[: max(1, round(data_fraction * len(labels)))]
         images, labels = images[keep], labels[keep]
     train = Batches(images.to(device), labels.to(device), mean, std)
-    checked = (Batches(mnist.train_images[held].to(device), mnist.train_labels[held].to(device), mean, std)
-               if validation else None)
+    held_set = (Batches(mnist.train_images[held].to(device), mnist.train_labels[held].to(device), mean, std)
+                if validation else None)
     test = Batches(mnist.test_images.to(device), mnist.test_labels.to(device), mean, std)
-    return train, checked, test
+    return train, held_set, test
 
 
 def training_and_test(device: torch.device, data_fraction: float = 1.0, seed: int = 0) -> tuple[Batches, Batches]:

@@ -111,11 +111,12 @@ def format_table(rows: list[RFRow]) -> str:
     return markdown_table(
         ["layer", "type", "kernel", "stride", "input", "output", "receptive field", "jump in", "jump out"],
         [[r.layer, r.kind, "-" if r.kernel is None else f"{r.kernel}x{r.kernel}", "-" if r.stride is None else r.stride,
-          _size(r.input_size), _size(r.output_size),
+          shape_text(r.input_size), shape_text(r.output_size),
           f"{r.rf} (whole input)" if r.covers_all else r.rf, r.jump_in, r.jump_out] for r in rows])
 
 
-def _size(shape: tuple[int, ...]) -> str:
+def shape_text(shape: tuple[int, ...]) -> str:
+    """(C, H, W) as 'HxWxC'; any other shape as its sizes joined by 'x'."""
     return f"{shape[1]}x{shape[2]}x{shape[0]}" if len(shape) == 3 else "x".join(map(str, shape))
 
 

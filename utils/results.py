@@ -7,7 +7,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .config import MAX_EPOCHS, MAX_PARAMETERS, TARGET_ACCURACY, TrainConfig, check_setting
+from .config import MAX_EPOCHS, MAX_PARAMETERS, TARGET_ACCURACY, TEST_IMAGES, TrainConfig, check_setting
+from .cost import count_macs
+from .models import build_model
 from .tables import cell, markdown_table
 
 # Figures a reader of metrics.json gets without recomputing them; derived from the per-epoch lists.
@@ -207,13 +209,15 @@ def target_verdict(run: RunRecord, enforce: bool | str = "auto") -> str:
             f"parameters, {run.epochs} <= {MAX_EPOCHS} epochs.")
 
 
-def side_by_side(runs: dict[str, RunRecord], test_images: int = 10_000) -> str:
-    """Markdown: parameters, multiply-adds per image, final accuracy, mistakes, epochs and seconds of each run."""
-    from .cost import count_macs
-    from .models import build_model
+def mistakes(accuracy: float, test_images: int = TEST_IMAGES) -> int:
+    """Test images wrong at this accuracy (percent)."""
+    return round(test_images * (100 - accuracy) / 100)
 
+
+def side_by_side(runs: dict[str, RunRecord]) -> str:
+    """Markdown: parameters, multiply-adds per image, final accuracy, mistakes, epochs and seconds of each run."""
     rows = [[label, f"{run.parameters:,}", f"{sum(count_macs(build_model(run.model)).values()):,}",
-             f"{run.final_test_accuracy:.2f}%", round(test_images * (100 - run.final_test_accuracy) / 100),
+             f"{run.final_test_accuracy:.2f}%", mistakes(run.final_test_accuracy),
              run.epochs, f"{run.total_seconds:.0f}", describe_device(run)] for label, run in runs.items()]
     return markdown_table(["run", "parameters", "multiply-adds per image", "final accuracy", "test mistakes",
                            "epochs", "training seconds", "device"], rows)

@@ -8,9 +8,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from .config import TARGET_ACCURACY
+from .config import TARGET_ACCURACY, TEST_IMAGES
 from .plots import plain_log_scale
-from .results import RunRecord, describe_device, rows_table, run_row
+from .results import RunRecord, describe_device, mistakes, rows_table, run_row
 
 COLUMNS = ("run", "seed", "epochs", "best", "final", "first_at_target", "seconds")
 STATISTICS = ("mean", "min", "max", "std")
@@ -72,12 +72,12 @@ def plot_sweep(runs: list[tuple[str, RunRecord]], title: str = "") -> Figure:
     return fig
 
 
-def at_the_boundary(runs: list[tuple[str, RunRecord]], test_images: int = 10_000) -> list[str]:
+def at_the_boundary(runs: list[tuple[str, RunRecord]]) -> list[str]:
     """Runs whose final accuracy is exactly the target: a pass, with not one test image to spare."""
-    allowed = round(test_images * (100 - TARGET_ACCURACY) / 100)
-    return [f"{name} ended at exactly {TARGET_ACCURACY:.2f}% ({allowed} of {test_images:,} test images wrong, the "
+    allowed = mistakes(TARGET_ACCURACY)
+    return [f"{name} ended at exactly {TARGET_ACCURACY:.2f}% ({allowed} of {TEST_IMAGES:,} test images wrong, the "
             "most the target allows): a pass, with no margin" for name, run in runs
-            if round(test_images * (100 - run.final_test_accuracy) / 100) == allowed]
+            if mistakes(run.final_test_accuracy) == allowed]
 
 
 def compare_sweeps(reference: list[tuple[str, RunRecord]], other: list[tuple[str, RunRecord]],

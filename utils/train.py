@@ -189,8 +189,8 @@ def fit(cfg: TrainConfig, model: nn.Module | None = None) -> RunRecord:
         test_loss, accuracy, _ = evaluate(run.model, run.test)
         seconds = time.perf_counter() - began
         record.add_epoch(train_loss, test_loss, accuracy, seconds, lr, momentum, validation)
-        checked = f"validation accuracy {validation[1]:.2f}%  " if validation else ""
-        print(f"epoch {epoch:2d}/{cfg.epochs}  train loss {train_loss:.4f}  test loss {test_loss:.4f}  {checked}"
+        validated = f"validation accuracy {validation[1]:.2f}%  " if validation else ""
+        print(f"epoch {epoch:2d}/{cfg.epochs}  train loss {train_loss:.4f}  test loss {test_loss:.4f}  {validated}"
               f"test accuracy {accuracy:.2f}%  {seconds:.1f}s", flush=True)
         save_checkpoint(cfg.run_dir / "checkpoint.pt", snapshot(run, epoch, record))
         save_json(cfg.metrics_file, record.to_dict())
