@@ -7,7 +7,7 @@ ARGS ?=
 # made with RUNS=results, from which `make readme` fills the README.
 RUNS ?= runs
 
-.PHONY: train test lint notebooks readme benchmark sweep exercises clean-venv
+.PHONY: train test lint notebooks readme benchmark sweep exercises journey clean-venv
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ sweep: $(VENV)/.installed
 ## Train the variants behind the notebooks' exercise answers (utils/exercises.py) into results/exercise-*.
 exercises: $(VENV)/.installed
 	$(PY) scripts/exercises.py $(ARGS)
+
+## Train every step of the design journey (utils/journey.py) over its seeds into results/journey/; a stopped
+## journey goes on where it stopped.
+journey: $(VENV)/.installed
+	$(PY) scripts/journey.py $(ARGS)
 
 ## Time training epochs: augmentation cost, each model against the arithmetic floor, settings tried.
 benchmark: $(VENV)/.installed

@@ -7,7 +7,9 @@ The model's course recipe (utils.config.RECIPES) gives the settings that --param
 own kernel process; its executed notebook, metrics.json and curves stay in <root>/<name>/seed<N>/ (the name
 defaults to sweep-<model>, the root to runs/, which git ignores; the course's own sweeps are in results/).
 The summary goes beside them: results.md, results.csv and accuracy.png. With --jobs 2 two runs share the
-machine, each with half of the CPU threads.
+machine, each with half of the CPU threads. A seed whose run in the folder is finished, with the same settings
+and thread count, is kept, not trained again: an interrupted sweep, started again, goes on where it stopped.
+(Only settings are compared: after changing the code, use --clear or a new --name to train afresh.)
 """
 from __future__ import annotations
 
@@ -18,13 +20,14 @@ import shutil
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import replace
 from pathlib import Path
 
 import papermill as pm
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from utils.config import ConfigError, TrainConfig, changed_settings, field_names  # noqa: E402
+from utils.config import ConfigError, TrainConfig, changed_settings, field_names, resume_fields  # noqa: E402
 from utils.notebooks import NOTEBOOKS, clean_executed  # noqa: E402
 from utils.results import RunRecord, load_runs  # noqa: E402
 from utils.sweep import plot_sweep, sweep_markdown, write_sweep_csv  # noqa: E402
@@ -43,9 +46,21 @@ def _limit_threads(threads: int) -> None:
     os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
 
 
+def finished(metrics: Path, cfg: TrainConfig) -> bool:
+    """Whether `metrics` records a complete run of `cfg`: every epoch, the same settings and thread count."""
+    if not metrics.exists():
+        return False
+    run = RunRecord.load(metrics)
+    done = TrainConfig(**{k: v for k, v in run.config.items() if k in field_names()}).to_dict()
+    wanted = cfg.to_dict()
+    return run.epochs == cfg.epochs and all(done[k] == wanted[k] for k in [*resume_fields(), "threads"])
+
+
 def run_one(seed: int, out: Path, parameters: dict) -> Path:
-    """Execute the training notebook for one seed; returns its metrics.json."""
+    """Execute the training notebook for one seed, unless its finished run is there; returns its metrics.json."""
     run_dir = out / f"seed{seed}"
+    if finished(run_dir / "metrics.json", TrainConfig(**{**parameters, "seed": seed})):
+        return run_dir / "metrics.json"
     run_dir.mkdir(parents=True, exist_ok=True)
     params = {**parameters, "seed": seed, "run_name": run_dir.name, "runs_dir": shown(out)}
     notebook = run_dir / "notebook.ipynb"
@@ -132,6 +147,9 @@ def main(argv: list[str] | None = None) -> None:
     began = time.perf_counter()
     print(f"{len(args.seeds)} runs of {args.model} into {shown(out)}, {args.jobs} at a time with {threads} "
           f"thread{'s' * (threads > 1)} each", flush=True)
+    kept = [s for s in args.seeds if finished(out / f"seed{s}" / "metrics.json", replace(cfg, seed=s))]
+    if kept:
+        print(f"kept, finished with these settings: seed{'s' * (len(kept) > 1)} {' '.join(map(str, kept))}")
     with ProcessPoolExecutor(args.jobs, initializer=_limit_threads, initargs=(threads,)) as pool:
         seeds = {pool.submit(run_one, seed, out, parameters): seed for seed in args.seeds}
         for done, future in enumerate(as_completed(seeds), start=1):
@@ -144,7 +162,8 @@ def main(argv: list[str] | None = None) -> None:
                   f"{run.total_seconds:.0f} s of training; {done} of {len(args.seeds)} done, "
                   f"about {eta / 60:.0f} min left", flush=True)
     command = f"python scripts/sweep.py {' '.join(argv if argv is not None else sys.argv[1:])}"
-    footer = (f" Settings: {settings_text(run)}; TrainConfig's defaults otherwise. {len(args.seeds)} runs, "
+    kept_text = f" ({len(kept)} of them kept from an earlier run of this command)" if kept else ""
+    footer = (f" Settings: {settings_text(run)}; TrainConfig's defaults otherwise. {len(args.seeds)} runs{kept_text}, "
               f"{args.jobs} at a time: {time.perf_counter() - began:.0f} s wall time in all. Made by `{command}`.")
     print(summarise(out, args.seeds, footer))
     print(f"Results in {shown(out)}.")

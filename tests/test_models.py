@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from utils.models import MODELS, Baseline, build_model, count_parameters
+from utils.models import MODELS, Baseline, Dropout, baseline_layout, build_model, count_parameters
 from utils.summary import parse_summary_rows, summary_table
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "original-readme.md"
@@ -52,7 +52,7 @@ def test_summary_of_a_cuda_model():
 def test_models_are_built_by_name():
     for name in MODELS:
         assert isinstance(build_model(name), torch.nn.Module)
-    with pytest.raises(ValueError, match="model=.resnet. is not a known model; choose one of \\[.baseline., .compact"):
+    with pytest.raises(ValueError, match="model=.resnet. is not a known model; choose one of \\[.baseline., "):
         build_model("resnet")
 
 
@@ -67,6 +67,29 @@ def test_the_baseline_computes_what_its_layer_list_says():
     assert [n for n, _ in model.named_children()][:8] == ["conv1", "bn1", "relu1", "conv2", "bn2", "relu2", "drop1",
                                                           "pool1"]
     assert count_parameters(model.fc) == 8 * 7 * 7 * 10 + 10
+
+
+def test_the_journey_layout_with_its_defaults_is_the_baseline_weight_for_weight():
+    torch.manual_seed(0)
+    reference = Baseline()
+    torch.manual_seed(0)
+    built = baseline_layout()
+    assert repr(built) == repr(reference).replace("Baseline", "Sequential", 1)
+    assert list(built.state_dict()) == list(reference.state_dict())
+    pairs = zip(built.state_dict().values(), reference.state_dict().values(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)
+
+
+@pytest.mark.parametrize("name, parameters, has", [
+    ("plain", 27_450, ()), ("plain-bn", 27_642, (torch.nn.BatchNorm2d,)),
+    ("bn-transition", 16_146, (torch.nn.BatchNorm2d,)), ("baseline-gap", 12_282, (Dropout, torch.nn.AdaptiveAvgPool2d)),
+])
+def test_the_journey_steps_change_one_part_each(name, parameters, has):
+    model = build_model(name)
+    assert count_parameters(model) == parameters and model(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+    kinds = {type(m) for m in model.modules()}
+    assert all(kind in kinds for kind in has)
+    assert (torch.nn.BatchNorm2d in kinds) == (name != "plain") and (Dropout in kinds) == (name == "baseline-gap")
 
 
 def test_compact_model_is_under_8000_parameters_without_a_linear_layer():
@@ -88,3 +111,19 @@ def test_staged_net_reproduces_the_baseline_table_and_walks_to_the_compact_model
     assert counts[0] == 16146 and counts[-1] == count_parameters(build_model("compact")) <= 8000
     with pytest.raises(ValueError, match="head='mlp' is not allowed"):
         StagedNet(head="mlp")
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_dropout_drops_its_share_keeps_the_mean_and_the_layout(layout):
+    x = torch.ones(64, 16, 28, 28).contiguous(memory_format=layout).requires_grad_()
+    torch.manual_seed(0)
+    y = Dropout(0.05)(x)
+    dropped = (y == 0).float().mean().item()
+    assert dropped == pytest.approx(0.05, abs=0.002)  # 802,816 values: the share's std is 0.0002
+    assert y.mean().item() == pytest.approx(1.0, abs=0.003) and y.max().item() == pytest.approx(1 / (1 - 3277 / 2**16))
+    assert y.is_contiguous(memory_format=layout)
+    y.sum().backward()
+    assert torch.equal(x.grad, y.detach())  # the gradient is the same mask and scale
+    torch.manual_seed(0)
+    assert torch.equal(Dropout(0.05)(x), y)  # seeded like any torch random draw
+    assert Dropout(0.05).eval()(x) is x and Dropout(0.0)(x) is x

@@ -1,9 +1,19 @@
 import csv
 
 import pytest
+import torch
 
-from utils.results import load_runs
-from utils.sweep import plot_sweep, sweep_markdown, sweep_stats, write_sweep_csv
+from utils.results import RunRecord, load_runs
+from utils.sweep import (
+    majority_vote_accuracy,
+    misread_by_every_run,
+    misread_counts,
+    plot_sweep,
+    standard_error,
+    sweep_markdown,
+    sweep_stats,
+    write_sweep_csv,
+)
 
 
 @pytest.fixture
@@ -48,3 +58,37 @@ def test_comparing_two_sweeps_pairs_seeds_and_calls_out_a_pass_at_the_boundary(f
     assert "**Verdict:** bfloat16 keeps the accuracy of float32 on these 3 seeds" in text
     worse = [(f"seed{s}", finished_run([a], seed=s)) for s, a in ((1, 99.30), (2, 99.35), (3, 99.38))]
     assert "does not clearly keep" in compare_sweeps(reference, worse, ("float32", "bfloat16"))
+
+
+def test_the_standard_error_of_a_test_accuracy():
+    assert standard_error(99.45) == pytest.approx(100 * (0.9945 * 0.0055 / 10_000) ** 0.5)
+    assert 0.07 < standard_error(99.45) < 0.08 and standard_error(100.0) == 0
+
+
+def test_digits_misread_by_every_run_and_how_often_digits_are_misread():
+    runs = []
+    for seed, misread in ((1, [[5, 3], [9, 4], [20, 1]]), (2, [[5, 8], [20, 7]]), (3, [[5, 3], [7, 0], [20, 7]])):
+        run = RunRecord("baseline", 1, {"seed": seed}, "cpu", "", 1, "")
+        run.misread = misread
+        runs.append((f"seed{seed}", run))
+    assert misread_by_every_run(runs) == {5: [3, 8, 3], 20: [1, 7, 7]}
+    assert misread_counts(runs) == [2, 0, 2]  # 9 and 7 once; none twice; 5 and 20 by all three
+
+
+def test_a_majority_vote_fixes_what_most_runs_read_right():
+    labels = torch.tensor([3, 4, 1, 7, 0])
+
+    def runs_misreading(*misread):
+        runs = []
+        for seed, wrong in enumerate(misread, start=1):
+            run = RunRecord("baseline", 1, {"seed": seed}, "cpu", "", 1, "")
+            run.misread = wrong
+            runs.append((f"seed{seed}", run))
+        return runs
+
+    # image 0 misread by one run of three: the vote is right; image 2 read as 7 by all: wrong
+    assert majority_vote_accuracy(runs_misreading([[0, 5], [2, 7]], [[2, 7]], [[1, 9], [2, 7]]), labels) == 80.0
+    # image 0 read as 5 by two runs: wrong
+    assert majority_vote_accuracy(runs_misreading([[0, 5], [2, 7]], [[0, 5], [2, 7]], [[2, 7]]), labels) == 60.0
+    # image 0 read as 5 and as 8: a three-way tie, counted as wrong
+    assert majority_vote_accuracy(runs_misreading([[0, 5], [2, 7]], [[0, 8], [2, 7]], [[2, 7]]), labels) == 60.0

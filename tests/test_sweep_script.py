@@ -1,4 +1,5 @@
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,17 @@ def test_a_sweep_runs_the_notebook_per_seed_and_summarises_exactly_those_runs(ti
 def test_a_sweep_prints_each_finished_run_and_the_time_left(tmp_path):
     out = sweep("--seeds", "5", "--root", str(tmp_path), "--name", "one", *TINY).stdout
     assert "seed 5: final " in out and "1 of 1 done, about 0 min left" in out
+
+
+def test_a_sweep_started_again_keeps_its_finished_runs_and_only_those(tiny_sweep, tmp_path):
+    shutil.copytree(tiny_sweep, tmp_path / "sweep-baseline")
+    before = (tmp_path / "sweep-baseline" / "seed3" / "metrics.json").read_text()
+    again = sweep("--seeds", "3", "4", "--jobs", "2", "--root", str(tmp_path), *TINY).stdout
+    assert "kept, finished with these settings: seeds 3 4" in again
+    assert (tmp_path / "sweep-baseline" / "seed3" / "metrics.json").read_text() == before  # not trained again
+    other = sweep("--seeds", "3", "--root", str(tmp_path), *TINY, "--param", "lr=0.05", "--clear").stdout
+    assert "kept" not in other
+    assert json.loads((tmp_path / "sweep-baseline" / "seed3" / "metrics.json").read_text())["config"]["lr"] == 0.05
 
 
 def test_a_folder_with_other_runs_is_refused(tiny_sweep):

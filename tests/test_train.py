@@ -12,11 +12,12 @@ import torch
 from torch import nn
 
 from utils.checkpoint import CheckpointError, load_checkpoint
-from utils.config import ConfigError, TrainConfig
+from utils.config import TEST_IMAGES, ConfigError, TrainConfig
+from utils.data import training_and_test
 from utils.models import build_model
 from utils.plots import plot_history
 from utils.results import RunRecord
-from utils.train import TrainingDiverged, fit, prepare, schedule
+from utils.train import TrainingDiverged, evaluate, fit, load_trained_model, prepare, schedule
 
 REPO = Path(__file__).resolve().parents[1]
 SHORT = dict(epochs=2, data_fraction=0.05, progress=False, threads=2, device="cpu")
@@ -50,6 +51,29 @@ def test_metrics_file_holds_the_run(short_run):
     assert 0 < saved["setup_seconds"] < saved["run_seconds"]
     assert saved["run_seconds"] == pytest.approx(saved["setup_seconds"] + sum(saved["epoch_seconds"]))
     assert (run_dir / "checkpoint.pt").exists()
+
+
+def test_the_record_names_the_test_digits_misread_at_the_last_epoch(short_run):
+    run, run_dir = short_run
+    model = load_trained_model(run_dir)
+    test = training_and_test(torch.device("cpu"), SHORT["data_fraction"], seed=1)[1]
+    _, accuracy, predicted = evaluate(model, test)
+    wrong = (predicted != test.labels).nonzero().flatten().tolist()
+    assert run.misread == [[i, predicted[i].item()] for i in wrong] and 0 < len(wrong) < 2000
+    assert accuracy == pytest.approx(run.final_test_accuracy)
+    assert len(wrong) == round(TEST_IMAGES * (100 - run.final_test_accuracy) / 100)
+
+
+def test_the_record_holds_the_training_accuracy_of_each_epoch(short_run):
+    run, _ = short_run
+    assert len(run.train_accuracy) == 2 and 10 < run.train_accuracy[0] < run.train_accuracy[1] < 100
+
+
+def test_a_constant_schedule_keeps_rate_and_momentum():
+    rates, momenta = schedule(TrainConfig(schedule="constant", lr=0.02, epochs=2, data_fraction=0.05))
+    assert set(rates) == {0.02} and set(momenta) == {0.95} and len(rates) == 48
+    rates, _ = schedule(TrainConfig(epochs=2, data_fraction=0.05))
+    assert max(rates) == pytest.approx(0.1, abs=1e-3) and rates[-1] < 1e-5
 
 
 def test_files_are_readable_by_others_and_no_temporary_file_is_left(short_run):
@@ -238,9 +262,10 @@ def test_the_loss_is_read_from_the_device_a_few_times_an_epoch(monkeypatch):
         return real_item(self)
 
     monkeypatch.setattr(torch.Tensor, "item", counted_item)
-    loss = train.train_epoch(run.model, run.train, run.optimizer, run.scheduler, run.cfg, run.generator, run.augment, 1)
-    assert len(reads) == train.LOSS_CHECKS_PER_EPOCH + 1  # 24 batches; the last read is the mean
-    assert math.isfinite(loss)
+    loss, accuracy = train.train_epoch(run.model, run.train, run.optimizer, run.scheduler, run.cfg, run.generator,
+                                       run.augment, 1)
+    assert len(reads) == train.LOSS_CHECKS_PER_EPOCH + 2  # 24 batches; the last two reads are the epoch's figures
+    assert math.isfinite(loss) and 10 < accuracy < 100
 
 
 def test_a_late_divergence_names_the_batches_since_the_last_check(tmp_path, monkeypatch):

@@ -78,14 +78,18 @@ class TrainConfig:
     gives another model's."""
 
     model: str = setting("baseline", "a model from utils.models.MODELS", one_of(*MODELS), resume_must_match=True)
-    epochs: int = setting(7, "passes over the training set", integer(1, MAX_EPOCHS), resume_must_match=True)
+    epochs: int = setting(12, "passes over the training set", integer(1, MAX_EPOCHS), resume_must_match=True)
     batch_size: int = setting(128, "images per optimiser step", integer(1, TRAINING_IMAGES), resume_must_match=True)
-    lr: float = setting(0.1, "peak learning rate of the one-cycle schedule", number(0, 10, open_low=True),
+    lr: float = setting(0.1, "learning rate: the one-cycle schedule's peak, or the constant rate",
+                        number(0, 10, open_low=True),
                         resume_must_match=True)
     momentum: float = setting(0.95, "SGD momentum at the start and end of the run (Nesterov when above 0)",
                               number(0, 1, open_high=True), resume_must_match=True)
     min_momentum: float = setting(0.85, "momentum at the learning-rate peak (equal to momentum: constant)",
                                   number(0, 1, open_high=True), resume_must_match=True)
+    schedule: str = setting("one-cycle", "'one-cycle': the rate warms up to lr and anneals to almost 0, momentum "
+                            "the other way; 'constant': lr and momentum throughout", one_of("one-cycle", "constant"),
+                            resume_must_match=True)
     weight_decay: float = setting(5e-4, "L2 penalty on the weights, applied by SGD", number(0, 1, open_high=True),
                                   resume_must_match=True)
     augment: bool = setting(True, "random affine augmentation of the training images", resume_must_match=True)

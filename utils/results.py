@@ -33,6 +33,7 @@ class RunRecord:
     threads: int
     torch_version: str
     train_loss: list[float] = field(default_factory=list)  # mean over the epoch, augmentation and dropout on
+    train_accuracy: list[float] = field(default_factory=list)  # percent right during the epoch, likewise
     test_loss: list[float] = field(default_factory=list)
     test_accuracy: list[float] = field(default_factory=list)  # percent
     epoch_seconds: list[float] = field(default_factory=list)
@@ -41,16 +42,23 @@ class RunRecord:
     validation_loss: list[float] = field(default_factory=list)  # empty for a run without a validation set
     validation_accuracy: list[float] = field(default_factory=list)  # percent
     setup_seconds: float = 0.0  # before the first epoch: loading the data, building the model (each resume adds)
+    misread: list[list[int]] = field(default_factory=list)  # [test index, predicted digit] at the last epoch
 
     def add_epoch(self, train_loss: float, test_loss: float, accuracy: float, seconds: float, lr: float,
-                  momentum: float, validation: tuple[float, float] | None = None) -> None:
-        """Record one epoch; `validation` is (loss, accuracy) on the held-out images, where the run has them."""
+                  momentum: float, validation: tuple[float, float] | None = None,
+                  misread: list[list[int]] | None = None, train_accuracy: float | None = None) -> None:
+        """Record one epoch; `validation` is (loss, accuracy) on the held-out images, where the run has them;
+        `misread` (each misread test digit's index and the digit predicted) replaces the previous epoch's."""
         for name, value in (("train_loss", train_loss), ("test_loss", test_loss), ("test_accuracy", accuracy),
                             ("epoch_seconds", seconds), ("lr", lr), ("momentum", momentum)):
             getattr(self, name).append(value)
         if validation is not None:
             self.validation_loss.append(validation[0])
             self.validation_accuracy.append(validation[1])
+        if train_accuracy is not None:
+            self.train_accuracy.append(train_accuracy)
+        if misread is not None:
+            self.misread = misread
 
     @property
     def seed(self) -> int:

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import csv
+import math
 import statistics
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import torch
 from matplotlib.figure import Figure
 
 from .config import TARGET_ACCURACY, TEST_IMAGES
@@ -105,3 +107,42 @@ def compare_sweeps(reference: list[tuple[str, RunRecord]], other: list[tuple[str
                  f"{labels[0]} on these {len(pairs)} seeds (mean difference {'within' if keeps else 'outside'} one "
                  f"standard deviation of the seed spread, {passes} of {len(other)} runs at the target).")
     return "\n".join(lines)
+
+
+def standard_error(accuracy: float, images: int = TEST_IMAGES) -> float:
+    """Standard error, in points, of an accuracy (percent) measured on `images` images: each is right or wrong
+    like a coin that lands right with probability accuracy/100."""
+    p = accuracy / 100
+    return 100 * math.sqrt(p * (1 - p) / images)
+
+
+def misread_by_every_run(runs: list[tuple[str, RunRecord]]) -> dict[int, list[int]]:
+    """Test digits that every run misreads at its last epoch: index -> the digit each run read it as."""
+    readings: dict[int, list[int]] = {}
+    for _, run in runs:
+        for index, predicted in run.misread:
+            readings.setdefault(index, []).append(predicted)
+    return {i: read for i, read in sorted(readings.items()) if len(read) == len(runs)}
+
+
+def misread_counts(runs: list[tuple[str, RunRecord]]) -> list[int]:
+    """For k = 1 .. len(runs): how many test digits exactly k runs misread."""
+    times: dict[int, int] = {}
+    for _, run in runs:
+        for index, _ in run.misread:
+            times[index] = times.get(index, 0) + 1
+    return [sum(1 for n in times.values() if n == k) for k in range(1, len(runs) + 1)]
+
+
+def majority_vote_accuracy(runs: list[tuple[str, RunRecord]], labels: torch.Tensor) -> float:
+    """Test accuracy (percent) of the runs voting together: each test digit gets the label most runs give it
+    (a run gives the true label unless its record lists the digit as misread); a tie counts as wrong."""
+    votes = torch.zeros(len(labels), 10, dtype=torch.int64)
+    votes[torch.arange(len(labels)), labels] = len(runs)
+    for _, run in runs:
+        for index, predicted in run.misread:
+            votes[index, labels[index]] -= 1
+            votes[index, predicted] += 1
+    top = votes.max(1).values
+    right = (votes[torch.arange(len(labels)), labels] == top) & ((votes == top[:, None]).sum(1) == 1)
+    return 100.0 * right.sum().item() / len(labels)

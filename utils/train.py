@@ -31,8 +31,9 @@ LOSS_CHECKS_PER_EPOCH = 8
 
 
 def train_epoch(model: nn.Module, data: Batches, optimizer, scheduler, cfg: TrainConfig, generator: torch.Generator,
-                augment: RandomAffine | None, epoch: int) -> float:
-    """One pass over the shuffled training set; returns the mean training loss."""
+                augment: RandomAffine | None, epoch: int) -> tuple[float, float]:
+    """One pass over the shuffled training set; returns the mean training loss and the percent of training
+    images classified right as they trained (augmented, dropout on)."""
     model.train()
     device = data.labels.device
     order = torch.randperm(len(data.labels), generator=generator, device=device)
@@ -40,17 +41,20 @@ def train_epoch(model: nn.Module, data: Batches, optimizer, scheduler, cfg: Trai
     check_every = math.ceil(len(batches) / LOSS_CHECKS_PER_EPOCH)
     # the sum of per-image losses, on the device (float64 where the device has it: the same sum as in Python)
     total = torch.zeros((), dtype=torch.float32 if device.type == "mps" else torch.float64, device=device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
     checked, seen = 0, 0
     bar = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=not cfg.progress, mininterval=1.0)
     for i, idx in enumerate(bar, start=1):
-        x = data.inputs(idx, augment, generator, cfg.channels_last)
+        x, labels = data.inputs(idx, augment, generator, cfg.channels_last), data.labels[idx]
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-            loss = F.cross_entropy(model(x), data.labels[idx])
+            logits = model(x)
+            loss = F.cross_entropy(logits, labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         scheduler.step()
         total += loss.detach().to(total.dtype) * len(idx)
+        correct += (logits.detach().argmax(1) == labels).sum()
         seen += len(idx)
         if i % check_every == 0 or i == len(batches):
             value = total.item()
@@ -60,7 +64,7 @@ def train_epoch(model: nn.Module, data: Batches, optimizer, scheduler, cfg: Trai
                     "Try a lower learning rate (lr); the last complete epoch's checkpoint is kept.")
             checked = i
             bar.set_postfix(loss=f"{value / seen:.4f}", refresh=False)
-    return total.item() / len(data.labels)
+    return total.item() / len(data.labels), 100.0 * correct.item() / len(data.labels)
 
 
 @torch.inference_mode()
@@ -89,11 +93,13 @@ def steps_per_epoch(cfg: TrainConfig, n_images: int) -> int:
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig, steps: int):
-    """SGD with weight decay (and Nesterov momentum, unless momentum is 0) under a one-cycle schedule: the
-    learning rate warms up to `lr` and anneals to almost zero while momentum goes the other way, from
-    `momentum` down to `min_momentum` at the peak and back."""
+    """SGD with weight decay (and Nesterov momentum, unless momentum is 0) under cfg.schedule: one-cycle, where
+    the learning rate warms up to `lr` and anneals to almost zero while momentum goes the other way, from
+    `momentum` down to `min_momentum` at the peak and back; or constant, `lr` and `momentum` throughout."""
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0,
                                 weight_decay=cfg.weight_decay)
+    if cfg.schedule == "constant":
+        return optimizer, torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=cfg.lr, epochs=cfg.epochs, steps_per_epoch=steps, cycle_momentum=cfg.momentum > 0,
         base_momentum=cfg.min_momentum, max_momentum=cfg.momentum)
@@ -183,12 +189,15 @@ def fit(cfg: TrainConfig, model: nn.Module | None = None) -> RunRecord:
     for epoch in range(start, cfg.epochs + 1):
         began = time.perf_counter()
         lr, momentum = run.scheduler.get_last_lr()[0], current_momentum(run.optimizer)
-        train_loss = train_epoch(run.model, run.train, run.optimizer, run.scheduler, cfg, run.generator,
-                                 run.augment, epoch)
+        train_loss, train_accuracy = train_epoch(run.model, run.train, run.optimizer, run.scheduler, cfg,
+                                                 run.generator, run.augment, epoch)
         validation = evaluate(run.model, run.validation)[:2] if run.validation else None
-        test_loss, accuracy, _ = evaluate(run.model, run.test)
+        test_loss, accuracy, predicted = evaluate(run.model, run.test)
         seconds = time.perf_counter() - began
-        record.add_epoch(train_loss, test_loss, accuracy, seconds, lr, momentum, validation)
+        wrong = (predicted != run.test.labels.cpu()).nonzero().flatten()
+        misread = torch.stack([wrong, predicted[wrong]], 1).tolist()
+        record.add_epoch(train_loss, test_loss, accuracy, seconds, lr, momentum, validation,
+                         misread=misread, train_accuracy=train_accuracy)
         validated = f"validation accuracy {validation[1]:.2f}%  " if validation else ""
         print(f"epoch {epoch:2d}/{cfg.epochs}  train loss {train_loss:.4f}  test loss {test_loss:.4f}  {validated}"
               f"test accuracy {accuracy:.2f}%  {seconds:.1f}s", flush=True)
