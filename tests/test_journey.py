@@ -2,7 +2,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from utils.journey import SEEDS, STEPS, StepResult, results, verdict
+from utils.journey import SEEDS, STEPS, StepResult, change_from_previous, results, step_report, verdict
 from utils.models import MODELS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,3 +40,23 @@ def test_one_journey_step_runs_end_to_end_and_is_summarised(tmp_path):
     assert 10 < step.validation[0] < 100 and 10 < step.train[0] < 100
     summary = (tmp_path / "journey" / "results.md").read_text()
     assert "| 6-one-cycle | 16,146 |" in summary and "Made by `python scripts/journey.py --only 6-one-cycle" in summary
+
+
+def test_each_step_shows_its_change_as_code():
+    assert "(fc): Linear(in_features=1568" in change_from_previous("1-plain")
+    batchnorm = change_from_previous("2-batchnorm")
+    assert batchnorm.count("\n+  (bn") == 5 and "Settings changed: none" in batchnorm
+    assert "+  (conv6): Conv2d(32, 8" in change_from_previous("3-transition")
+    assert "Baseline(" not in change_from_previous("4-dropout")  # only the layers, not the class names
+    expected = "Settings changed: lr: 0.01 -> 0.1; schedule: 'constant' -> 'one-cycle'"
+    assert change_from_previous("6-one-cycle") == expected
+
+
+def test_a_step_report_states_its_figures_and_its_change():
+    def result(step: int, validation: float) -> StepResult:
+        return StepResult(STEPS[step], 16_146, 3, (99.0, 0.1), (validation, 0.05), (99.1, 0.04), [None, 5, 4], 100.0)
+
+    report = step_report("2-batchnorm", [result(0, 98.5), result(1, 99.0)])
+    assert "validation 99.00 ± 0.05%" in report and "2 of 3 (epoch 4, 5)" in report
+    assert "+0.50 points" in report and "a clear gain" in report
+    assert "Analysis" not in step_report("1-plain", [result(0, 98.5)])

@@ -4,6 +4,7 @@ validation accuracy."""
 from __future__ import annotations
 
 import csv
+import difflib
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +14,7 @@ from .config import TARGET_ACCURACY, TrainConfig, changed_settings
 from .data import REPO_ROOT
 from .models import build_model, count_parameters
 from .results import RunRecord
-from .tables import markdown_table
+from .tables import MarkdownText, markdown_table
 
 JOURNEY_DIR = REPO_ROOT / "results" / "journey"
 EPOCHS = 5  # every step's budget: short enough for 7 steps x 3 seeds in under an hour on 2 cores
@@ -154,3 +155,46 @@ def write_summary(steps: list[StepResult], folder: Path, footer: str) -> str:
         for s in steps:
             writer.writerow([s.step.name, s.parameters, s.seeds, *s.train, *s.validation, *s.test, s.seconds])
     return text
+
+
+def step_named(name: str) -> Step:
+    return next(s for s in STEPS if s.name == name)
+
+
+def change_from_previous(name: str) -> MarkdownText:
+    """What a step changes, as code: the network's printout (the first step) or its diff from the previous step's,
+    and the training settings that differ."""
+    step = step_named(name)
+    index = STEPS.index(step)
+    network = repr(build_model(step.model))
+    if index == 0:
+        return MarkdownText(f"```\n{network}\n```\n\nSettings: {settings_line(step)}")
+    before = STEPS[index - 1]
+    lines = []
+    if before.model != step.model:
+        def layers(model: str) -> list[str]:  # the printout without its first and last line (the class name)
+            return repr(build_model(model)).splitlines()[1:-1]
+
+        diff = difflib.unified_diff(layers(before.model), layers(step.model), before.model, step.model, n=1,
+                                    lineterm="")
+        lines.append("```diff\n" + "\n".join(diff) + "\n```")
+    old, new = before.config().to_dict(), step.config().to_dict()
+    settings = [f"{k}: {old[k]!r} -> {new[k]!r}" for k in new if k != "model" and old[k] != new[k]]
+    lines.append("Settings changed: " + ("; ".join(settings) if settings else "none"))
+    return MarkdownText("\n\n".join(lines))
+
+
+def step_report(name: str, steps: list[StepResult]) -> MarkdownText:
+    """A step's Result (its figures) and Analysis (against the previous step), all from the runs."""
+    by_name = {s.step.name: s for s in steps}
+    now = by_name[name]
+    result = (f"**Result** ({now.seeds} seeds, {EPOCHS} epochs): {now.parameters:,} parameters; validation "
+              f"{_pm(now.validation)}%, test {_pm(now.test)}%, training {_pm(now.train)}% (augmented, dropout on); "
+              f"99.4% on the test set reached by {_reached(now.epochs_to_target)}; {now.seconds:.0f} s per run.")
+    index = STEPS.index(step_named(name))
+    before = by_name.get(STEPS[index - 1].name) if index else None
+    if before is None:
+        return MarkdownText(result)
+    analysis = (f"**Analysis:** {verdict(before, now)}. Training minus validation accuracy: {before.gap:+.2f} -> "
+                f"{now.gap:+.2f} points; parameters {before.parameters:,} -> {now.parameters:,}.")
+    return MarkdownText(result + "\n\n" + analysis)
