@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from .config import TARGET_ACCURACY
 from .results import RunRecord
 
 
@@ -176,3 +177,26 @@ def plain_log_scale(ax: Axes) -> None:
     ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def plot_journey(steps: Sequence) -> Figure:
+    """The design journey (utils.journey.StepResult per step): validation and test error per step, mean and
+    standard deviation over the seeds (log scale), and the gap between training and validation accuracy."""
+    names = [s.step.name for s in steps]
+    x = range(len(steps))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for offset, label, key in ((-0.1, "validation", "validation"), (0.1, "test", "test")):
+        means, stds = zip(*(getattr(s, key) for s in steps), strict=True)
+        left.errorbar([i + offset for i in x], [100 - m for m in means], yerr=stds, fmt="o", capsize=3, label=label)
+    left.axhline(100 - TARGET_ACCURACY, color="gray", linestyle="--", label=f"{TARGET_ACCURACY}% accuracy")
+    left.set(ylabel="error (%), mean ± std over seeds", title="error after the last epoch")
+    plain_log_scale(left)
+    right.bar(x, [s.gap for s in steps], color=["tab:red" if s.gap > 0 else "tab:blue" for s in steps])
+    right.axhline(0, color="black", linewidth=0.8)
+    right.set(ylabel="training minus validation accuracy (points)", title="fitting the training images better?")
+    for ax in (left, right):
+        ax.set_xticks(list(x), names, rotation=30, ha="right")
+        ax.grid(alpha=0.3, axis="y", which="both")
+    left.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
