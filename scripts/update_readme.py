@@ -1,5 +1,6 @@
 """Fill the README's results table from results/*/metrics.json, its sweep blocks from
-results/sweep-*/results.md and its benchmark blocks from results/benchmarks/*.md (never by hand).
+results/sweep-*/results.md, its journey block from results/journey/results.md and its benchmark blocks from
+results/benchmarks/*.md (never by hand).
 
     python scripts/update_readme.py
 """
@@ -34,6 +35,8 @@ def main() -> None:
     text = fill(readme.read_text(), "results", table)
     for sweep in sorted(RESULTS.glob("sweep-*/results.md")):  # <!-- sweep-baseline:start --> ...
         text = fill(text, sweep.parent.name, sweep.read_text().strip())
+    if (RESULTS / "journey" / "results.md").exists():  # <!-- journey:start --> ...
+        text = fill(text, "journey", (RESULTS / "journey" / "results.md").read_text().strip())
     for report in sorted(BENCHMARKS.glob("*.md")):  # augment.md fills <!-- benchmark-augment:start --> ...
         text = fill(text, f"benchmark-{report.stem}", report.read_text().strip())
     readme.write_text(text)

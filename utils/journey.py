@@ -86,6 +86,7 @@ class StepResult:
     test: tuple[float, float]
     epochs_to_target: list[int | None]  # per seed: first epoch at 99.4% test accuracy, None where never
     seconds: float  # mean training seconds of a run
+    epochs: int = EPOCHS  # the budget the runs trained with
 
     @property
     def gap(self) -> float:
@@ -99,7 +100,8 @@ def summarise(step: Step, runs: list[RunRecord]) -> StepResult:
 
     return StepResult(step, count_parameters(build_model(step.model)), len(runs), last("train_accuracy"),
                       last("validation_accuracy"), last("test_accuracy"),
-                      [r.first_epoch_at_target for r in runs], statistics.mean(r.total_seconds for r in runs))
+                      [r.first_epoch_at_target for r in runs], statistics.mean(r.total_seconds for r in runs),
+                      max(r.epochs for r in runs))
 
 
 def results(root: Path = JOURNEY_DIR) -> list[StepResult]:
@@ -144,8 +146,8 @@ def settings_line(step: Step) -> str:
 
 def write_summary(steps: list[StepResult], folder: Path, footer: str) -> str:
     """results.md (the table and how it was made) and results.csv in `folder`; returns the markdown."""
-    text = (f"{journey_table(steps)}\n\nAccuracies at the last of {EPOCHS} epochs, mean ± standard deviation over "
-            f"seeds {', '.join(map(str, SEEDS))}; validation on {VALIDATION:,} held-out training images; "
+    text = (f"{journey_table(steps)}\n\nAccuracies at the last of {steps[0].epochs} epochs, mean ± standard "
+            f"deviation over seeds {', '.join(map(str, SEEDS))}; validation on {VALIDATION:,} held-out training images; "
             f"{TARGET_ACCURACY}% is the course target on the test set. {footer}")
     (folder / "results.md").write_text(text + "\n")
     with open(folder / "results.csv", "w", newline="") as f:
@@ -187,9 +189,12 @@ def change_from_previous(name: str) -> MarkdownText:
 def step_report(name: str, steps: list[StepResult]) -> MarkdownText:
     """A step's Result (its figures) and Analysis (against the previous step), all from the runs."""
     by_name = {s.step.name: s for s in steps}
+    if name not in by_name:
+        return MarkdownText(f"**Result:** no runs of {name} yet: `make journey` trains them.")
     now = by_name[name]
-    result = (f"**Result** ({now.seeds} seeds, {EPOCHS} epochs): {now.parameters:,} parameters; validation "
-              f"{_pm(now.validation)}%, test {_pm(now.test)}%, training {_pm(now.train)}% (augmented, dropout on); "
+    seeds = f"{now.seeds} seed{'s' * (now.seeds > 1)}"
+    result = (f"**Result** ({seeds}, {now.epochs} epochs): {now.parameters:,} parameters; validation "
+              f"{_pm(now.validation)}%, test {_pm(now.test)}%, training {_pm(now.train)}% (as it trained); "
               f"99.4% on the test set reached by {_reached(now.epochs_to_target)}; {now.seconds:.0f} s per run.")
     index = STEPS.index(step_named(name))
     before = by_name.get(STEPS[index - 1].name) if index else None
