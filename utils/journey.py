@@ -147,8 +147,8 @@ def settings_line(step: Step) -> str:
 def write_summary(steps: list[StepResult], folder: Path, footer: str) -> str:
     """results.md (the table and how it was made) and results.csv in `folder`; returns the markdown."""
     text = (f"{journey_table(steps)}\n\nAccuracies at the last of {steps[0].epochs} epochs, mean ± standard "
-            f"deviation over seeds {', '.join(map(str, SEEDS))}; validation on {VALIDATION:,} held-out training images; "
-            f"{TARGET_ACCURACY}% is the course target on the test set. {footer}")
+            f"deviation over seeds {', '.join(map(str, SEEDS))}; validation on {VALIDATION:,} held-out training "
+            f"images; {TARGET_ACCURACY}% is the course target on the test set. {footer}")
     (folder / "results.md").write_text(text + "\n")
     with open(folder / "results.csv", "w", newline="") as f:
         writer = csv.writer(f)
