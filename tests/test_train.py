@@ -17,7 +17,7 @@ from utils.data import training_and_test
 from utils.models import build_model
 from utils.plots import plot_history
 from utils.results import RunRecord
-from utils.train import TrainingDiverged, evaluate, fit, load_trained_model, prepare, schedule
+from utils.train import TrainingDiverged, evaluate, fit, load_trained_model, prepare, rates_and_momenta
 
 REPO = Path(__file__).resolve().parents[1]
 SHORT = dict(epochs=2, data_fraction=0.05, progress=False, threads=2, device="cpu")
@@ -70,9 +70,9 @@ def test_the_record_holds_the_training_accuracy_of_each_epoch(short_run):
 
 
 def test_a_constant_schedule_keeps_rate_and_momentum():
-    rates, momenta = schedule(TrainConfig(schedule="constant", lr=0.02, epochs=2, data_fraction=0.05))
+    rates, momenta = rates_and_momenta(TrainConfig(schedule="constant", lr=0.02, epochs=2, data_fraction=0.05))
     assert set(rates) == {0.02} and set(momenta) == {0.95} and len(rates) == 48
-    rates, _ = schedule(TrainConfig(epochs=2, data_fraction=0.05))
+    rates, _ = rates_and_momenta(TrainConfig(epochs=2, data_fraction=0.05))
     assert max(rates) == pytest.approx(0.1, abs=1e-3) and rates[-1] < 1e-5
 
 
@@ -94,7 +94,7 @@ def test_the_recorded_momentum_is_the_momentum_that_trained(short_run, tmp_path)
     """The one-cycle schedule drives momentum: the record holds its values, and changing it changes training."""
     run, _ = short_run
     cfg = TrainConfig(**SHORT)
-    rates, momenta = schedule(cfg, 3000)
+    rates, momenta = rates_and_momenta(cfg, 3000)
     peak = rates.index(max(rates))
     assert momenta[0] == cfg.momentum == 0.95 and momenta.index(min(momenta)) == peak
     assert min(momenta) == pytest.approx(cfg.min_momentum, abs=1e-3)

@@ -87,9 +87,8 @@ class TrainConfig:
                               number(0, 1, open_high=True), resume_must_match=True)
     min_momentum: float = setting(0.85, "momentum at the learning-rate peak (equal to momentum: constant)",
                                   number(0, 1, open_high=True), resume_must_match=True)
-    schedule: str = setting("one-cycle", "'one-cycle': the rate warms up to lr and anneals to almost 0, momentum "
-                            "the other way; 'constant': lr and momentum throughout", one_of("one-cycle", "constant"),
-                            resume_must_match=True)
+    schedule: str = setting("one-cycle", "'one-cycle': rate up to lr and down to ~0, momentum the other way; "
+                            "'constant': both fixed", one_of("one-cycle", "constant"), resume_must_match=True)
     weight_decay: float = setting(5e-4, "L2 penalty on the weights, applied by SGD", number(0, 1, open_high=True),
                                   resume_must_match=True)
     augment: bool = setting(True, "random affine augmentation of the training images", resume_must_match=True)

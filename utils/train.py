@@ -110,7 +110,7 @@ def current_momentum(optimizer) -> float:
     return optimizer.param_groups[0]["momentum"]
 
 
-def schedule(cfg: TrainConfig, n_images: int | None = None) -> tuple[list[float], list[float]]:
+def rates_and_momenta(cfg: TrainConfig, n_images: int | None = None) -> tuple[list[float], list[float]]:
     """The learning rate and the momentum at every step of a run, without training."""
     n_images = n_images or round(60_000 * cfg.data_fraction)
     optimizer, scheduler = make_optimizer(nn.Linear(1, 1), cfg, steps_per_epoch(cfg, n_images))
