@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
                   f"{run.total_seconds:.0f} s of training; {done} of {len(args.seeds)} done, "
                   f"about {eta / 60:.0f} min left", flush=True)
     command = f"python scripts/sweep.py {' '.join(argv if argv is not None else sys.argv[1:])}"
-    kept_text = f" ({len(kept)} of them kept from an earlier run of this command)" if kept else ""
+    kept_text = f" ({len(kept)} of them kept: finished earlier in this folder with these settings)" if kept else ""
     footer = (f" Settings: {settings_text(run)}; TrainConfig's defaults otherwise. {len(args.seeds)} runs{kept_text}, "
               f"{args.jobs} at a time: {time.perf_counter() - began:.0f} s wall time in all. Made by `{command}`.")
     print(summarise(out, args.seeds, footer))
