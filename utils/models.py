@@ -28,35 +28,14 @@ class Dropout(nn.Dropout):
         return x * torch.where(bits >= threshold - 2**15, 2**16 / (2**16 - threshold), 0.0).to(x.dtype)
 
 
-class Baseline(nn.Sequential):
-    """The reference network: two 3x3 conv blocks at 28x28 and at 14x14, one at 7x7, a 1x1
-    transition to 8 channels and one linear layer; 16,146 parameters. Notebook 2 builds it layer by layer."""
-
-    def __init__(self, dropout: float = 0.05):
-        super().__init__(OrderedDict(
-            # Block 1, 28x28
-            conv1=nn.Conv2d(1, 16, 3, padding=1), bn1=nn.BatchNorm2d(16), relu1=nn.ReLU(),
-            conv2=nn.Conv2d(16, 16, 3, padding=1), bn2=nn.BatchNorm2d(16), relu2=nn.ReLU(),
-            drop1=Dropout(dropout), pool1=nn.MaxPool2d(2),
-            # Block 2, 14x14
-            conv3=nn.Conv2d(16, 16, 3, padding=1), bn3=nn.BatchNorm2d(16), relu3=nn.ReLU(),
-            conv4=nn.Conv2d(16, 16, 3, padding=1), bn4=nn.BatchNorm2d(16), relu4=nn.ReLU(),
-            drop2=Dropout(dropout), pool2=nn.MaxPool2d(2),
-            # Block 3, 7x7, then the 1x1 transition and the classifier (logits; the loss applies log-softmax)
-            conv5=nn.Conv2d(16, 32, 3, padding=1), bn5=nn.BatchNorm2d(32), relu5=nn.ReLU(),
-            conv6=nn.Conv2d(32, 8, 1), relu6=nn.ReLU(),
-            flatten=nn.Flatten(), fc=nn.Linear(8 * 7 * 7, 10),
-        ))
-
-
 HEADS = ("linear", "transition", "gap")
 
 
-def baseline_layout(batchnorm: bool = True, dropout: float = 0.05, head: str = "transition") -> nn.Sequential:
-    """The baseline's layers with parts left out or swapped, as the design journey (notebook 7) builds it up.
-    `head`: "linear" (flatten the 32 maps of 7x7, one linear layer), "transition" (a 1x1 convolution to 8 maps
-    first, as the baseline) or "gap" (a 1x1 convolution to one map per digit, then global average pooling).
-    With the defaults it is the baseline, layer for layer and weight for weight under the same seed."""
+def baseline_layers(batchnorm: bool = True, dropout: float = 0.05, head: str = "transition") -> OrderedDict:
+    """The baseline's named layers (its defaults), or with parts left out or swapped as the design journey
+    (notebook 7) builds it up. `head`: "linear" (flatten the 32 maps of 7x7, one linear layer), "transition" (a
+    1x1 convolution to 8 maps first, as the baseline) or "gap" (a 1x1 convolution to one map per digit, then
+    global average pooling). Every head ends in the 10 logits; the loss applies log-softmax."""
     if head not in HEADS:
         raise ValueError(f"head={head!r} is not allowed: head must be one of {list(HEADS)}.")
     layers = OrderedDict()
@@ -81,7 +60,21 @@ def baseline_layout(batchnorm: bool = True, dropout: float = 0.05, head: str = "
         layers.update(conv6=nn.Conv2d(32, 8, 1), relu6=nn.ReLU(), flatten=nn.Flatten(), fc=nn.Linear(8 * 7 * 7, 10))
     else:
         layers.update(conv6=nn.Conv2d(32, 10, 1), gap=nn.AdaptiveAvgPool2d(1), flatten=nn.Flatten())
-    return nn.Sequential(layers)
+    return layers
+
+
+class Baseline(nn.Sequential):
+    """The reference network: two 3x3 conv blocks at 28x28 and at 14x14, one at 7x7, a 1x1 transition to 8
+    channels and one linear layer; 16,146 parameters. Its layers are listed once, in `baseline_layers`; notebook 2
+    builds it layer by layer."""
+
+    def __init__(self, dropout: float = 0.05):
+        super().__init__(baseline_layers(dropout=dropout))
+
+
+def baseline_layout(**parts) -> nn.Sequential:
+    """The baseline with the parts of `baseline_layers` changed: the design journey's step networks."""
+    return nn.Sequential(baseline_layers(**parts))
 
 
 class StagedNet(nn.Module):
