@@ -9,10 +9,10 @@ journey goes on where it stopped. --param changes every step's settings (for qui
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,17 +32,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args(argv)
     overrides = sweep.parse_parameters(args.param, parser)
-    threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    threads = sweep.threads_per_job(args.jobs)
     steps = [s for s in STEPS if s.name in args.only]
     try:  # every step's settings are checked before anything runs
         configs = {s.name: s.config(**overrides, threads=threads, check_target=False, progress=False) for s in steps}
     except ConfigError as err:
         parser.error(str(err))
     out = (args.root / "journey").resolve()
-    work = [(s.name, seed) for s in steps for seed in SEEDS]
+    work = [(s.name, seed) for s in steps for seed in SEEDS
+            if not sweep.finished(out / s.name / f"seed{seed}" / "metrics.json", replace(configs[s.name], seed=seed))]
     began = time.perf_counter()
-    print(f"{len(work)} runs ({len(steps)} steps x {len(SEEDS)} seeds) into {sweep.shown(out)}, {args.jobs} at a "
-          f"time with {threads} thread{'s' * (threads > 1)} each", flush=True)
+    print(f"{len(work)} runs to make ({len(steps)} steps x {len(SEEDS)} seeds, less those finished with the same "
+          f"settings) into {sweep.shown(out)}, {args.jobs} at a time with {threads} thread{'s' * (threads > 1)} each",
+          flush=True)
     with ProcessPoolExecutor(args.jobs, initializer=sweep._limit_threads, initargs=(threads,)) as pool:
         futures = {pool.submit(sweep.run_one, seed, out / name, changed_settings(configs[name])): (name, seed)
                    for name, seed in work}
@@ -53,7 +55,9 @@ def main(argv: list[str] | None = None) -> None:
                   f"{run.final_test_accuracy:.2f}%, {run.total_seconds:.0f} s; {done} of {len(work)} done, "
                   f"{(time.perf_counter() - began) / 60:.0f} min so far", flush=True)
     command = f"python scripts/journey.py {' '.join(argv if argv is not None else sys.argv[1:])}".strip()
-    footer = (f"{len(work)} runs, {args.jobs} at a time with {threads} thread{'s' * (threads > 1)} each: "
+    kept = len(steps) * len(SEEDS) - len(work)
+    made = f"{len(work)} runs made" + (f" ({kept} kept from earlier)" if kept else "")
+    footer = (f"{made}, {args.jobs} at a time with {threads} thread{'s' * (threads > 1)} each: "
               f"{(time.perf_counter() - began) / 60:.0f} min wall time in all. Made by `{command}`.")
     print(write_summary(results(out), out, footer))
 

@@ -56,11 +56,14 @@ def finished(metrics: Path, cfg: TrainConfig) -> bool:
     return run.epochs == cfg.epochs and all(done[k] == wanted[k] for k in [*resume_fields(), "threads"])
 
 
+def threads_per_job(jobs: int) -> int:
+    """CPU threads for each of `jobs` runs at once: the cores shared out, at least one."""
+    return max(1, (os.cpu_count() or 1) // jobs)
+
+
 def run_one(seed: int, out: Path, parameters: dict) -> Path:
-    """Execute the training notebook for one seed, unless its finished run is there; returns its metrics.json."""
+    """Execute the training notebook for one seed; returns its metrics.json."""
     run_dir = out / f"seed{seed}"
-    if finished(run_dir / "metrics.json", TrainConfig(**{**parameters, "seed": seed})):
-        return run_dir / "metrics.json"
     run_dir.mkdir(parents=True, exist_ok=True)
     params = {**parameters, "seed": seed, "run_name": run_dir.name, "runs_dir": shown(out)}
     notebook = run_dir / "notebook.ipynb"
@@ -126,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     if len(set(args.seeds)) != len(args.seeds):
         parser.error("--seeds lists a seed twice")
 
-    threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    threads = threads_per_job(args.jobs)
     try:  # every setting is checked before anything runs
         cfg = TrainConfig.recipe(args.model, **parse_parameters(args.param, parser), threads=threads,
                                  check_target=False, progress=False)
@@ -150,17 +153,19 @@ def main(argv: list[str] | None = None) -> None:
     kept = [s for s in args.seeds if finished(out / f"seed{s}" / "metrics.json", replace(cfg, seed=s))]
     if kept:
         print(f"kept, finished with these settings: seed{'s' * (len(kept) > 1)} {' '.join(map(str, kept))}")
+    todo = [s for s in args.seeds if s not in kept]
     with ProcessPoolExecutor(args.jobs, initializer=_limit_threads, initargs=(threads,)) as pool:
-        seeds = {pool.submit(run_one, seed, out, parameters): seed for seed in args.seeds}
+        seeds = {pool.submit(run_one, seed, out, parameters): seed for seed in todo}
         for done, future in enumerate(as_completed(seeds), start=1):
             seed = seeds[future]
             run = RunRecord.load(future.result())
             elapsed = time.perf_counter() - began
-            left = len(args.seeds) - done
+            left = len(todo) - done
             eta = elapsed / done * left if left else 0  # runs finish at a steady rate once every job is busy
             print(f"seed {seed}: final {run.final_test_accuracy:.2f}% (best {run.best_test_accuracy:.2f}%), "
-                  f"{run.total_seconds:.0f} s of training; {done} of {len(args.seeds)} done, "
+                  f"{run.total_seconds:.0f} s of training; {done} of {len(todo)} done, "
                   f"about {eta / 60:.0f} min left", flush=True)
+    run = RunRecord.load(out / f"seed{args.seeds[0]}" / "metrics.json")
     command = f"python scripts/sweep.py {' '.join(argv if argv is not None else sys.argv[1:])}"
     kept_text = f" ({len(kept)} of them kept: finished earlier in this folder with these settings)" if kept else ""
     footer = (f" Settings: {settings_text(run)}; TrainConfig's defaults otherwise. {len(args.seeds)} runs{kept_text}, "

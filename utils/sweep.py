@@ -116,22 +116,24 @@ def standard_error(accuracy: float, images: int = TEST_IMAGES) -> float:
     return 100 * math.sqrt(p * (1 - p) / images)
 
 
-def misread_by_every_run(runs: list[tuple[str, RunRecord]]) -> dict[int, list[int]]:
-    """Test digits that every run misreads at its last epoch: index -> the digit each run read it as."""
-    readings: dict[int, list[int]] = {}
+def readings(runs: list[tuple[str, RunRecord]]) -> dict[int, list[int]]:
+    """Every test digit some run misreads at its last epoch: index -> the digit each of those runs read it as."""
+    read: dict[int, list[int]] = {}
     for _, run in runs:
         for index, predicted in run.misread:
-            readings.setdefault(index, []).append(predicted)
-    return {i: read for i, read in sorted(readings.items()) if len(read) == len(runs)}
+            read.setdefault(index, []).append(predicted)
+    return dict(sorted(read.items()))
+
+
+def misread_by_every_run(runs: list[tuple[str, RunRecord]]) -> dict[int, list[int]]:
+    """Test digits that every run misreads at its last epoch: index -> the digit each run read it as."""
+    return {i: read for i, read in readings(runs).items() if len(read) == len(runs)}
 
 
 def misread_counts(runs: list[tuple[str, RunRecord]]) -> list[int]:
     """For k = 1 .. len(runs): how many test digits exactly k runs misread."""
-    times: dict[int, int] = {}
-    for _, run in runs:
-        for index, _ in run.misread:
-            times[index] = times.get(index, 0) + 1
-    return [sum(1 for n in times.values() if n == k) for k in range(1, len(runs) + 1)]
+    times = [len(read) for read in readings(runs).values()]
+    return [times.count(k) for k in range(1, len(runs) + 1)]
 
 
 def majority_vote_accuracy(runs: list[tuple[str, RunRecord]], labels: torch.Tensor) -> float:
@@ -139,9 +141,9 @@ def majority_vote_accuracy(runs: list[tuple[str, RunRecord]], labels: torch.Tens
     (a run gives the true label unless its record lists the digit as misread); a tie counts as wrong."""
     votes = torch.zeros(len(labels), 10, dtype=torch.int64)
     votes[torch.arange(len(labels)), labels] = len(runs)
-    for _, run in runs:
-        for index, predicted in run.misread:
-            votes[index, labels[index]] -= 1
+    for index, read in readings(runs).items():
+        votes[index, labels[index]] -= len(read)
+        for predicted in read:
             votes[index, predicted] += 1
     top = votes.max(1).values
     right = (votes[torch.arange(len(labels)), labels] == top) & ((votes == top[:, None]).sum(1) == 1)
