@@ -1,6 +1,6 @@
 """Fill the README's results table from results/*/metrics.json, its sweep blocks from
 results/sweep-*/results.md, its journey block from results/journey/results.md and its benchmark blocks from
-results/benchmarks/*.md (never by hand).
+results/benchmarks/*.md and its GPU block from results/gpu/ (never by hand).
 
     python scripts/update_readme.py
 """
@@ -37,6 +37,10 @@ def main() -> None:
         text = fill(text, sweep.parent.name, sweep.read_text().strip())
     if (RESULTS / "journey" / "results.md").exists():  # <!-- journey:start --> ...
         text = fill(text, "journey", (RESULTS / "journey" / "results.md").read_text().strip())
+    gpu = RESULTS / "gpu"  # <!-- gpu:start --> ...: scripts/gpu_check.sh's machine and summary, as it printed them
+    if (gpu / "summary.txt").exists():
+        text = fill(text, "gpu", "```\n" + (gpu / "machine.txt").read_text().strip() + "\n"
+                    + (gpu / "summary.txt").read_text().strip() + "\n```")
     for report in sorted(BENCHMARKS.glob("*.md")):  # augment.md fills <!-- benchmark-augment:start --> ...
         text = fill(text, f"benchmark-{report.stem}", report.read_text().strip())
     readme.write_text(text)

@@ -2,6 +2,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from utils.journey import SEEDS, STEPS, StepResult, change_from_previous, results, step_report, verdict
 from utils.models import MODELS
 
@@ -18,17 +20,20 @@ def test_each_step_changes_the_network_or_the_settings_not_both():
     assert STEPS[-2].config().schedule == "one-cycle" and STEPS[0].config().schedule == "constant"
 
 
-def test_the_verdict_weighs_a_change_against_the_seeds_spread():
+def test_the_verdict_weighs_a_change_against_the_standard_error_of_the_difference():
     def result(validation_mean: float, spread: float) -> StepResult:
         return StepResult(STEPS[0], 1, 3, (99.0, 0.1), (validation_mean, spread), (99.0, 0.1), [None] * 3, 1.0)
 
     assert "+0.50 points" in verdict(result(98.9, 0.05), result(99.4, 0.1)) and "a clear gain" in verdict(
         result(98.9, 0.05), result(99.4, 0.1))
-    assert "no measurable change" in verdict(result(99.40, 0.05), result(99.45, 0.05))
+    assert "no measurable change" in verdict(result(99.40, 0.05), result(99.45, 0.05))  # error 0.041: 1.2 of them
+    assert "a clear gain" in verdict(result(99.40, 0.05), result(99.50, 0.05))  # 2.4 standard errors
     assert "a clear loss" in verdict(result(99.4, 0.05), result(99.0, 0.05))
+    assert "standard error of the difference 0.04" in verdict(result(99.4, 0.05), result(99.0, 0.05))
 
 
 def test_one_journey_step_runs_end_to_end_and_is_summarised(tmp_path):
+    pytest.importorskip("papermill")  # the journey runs the training notebook through papermill
     done = subprocess.run([sys.executable, "scripts/journey.py", "--only", "6-one-cycle", "--root", str(tmp_path),
                            "--param", "epochs=1", "--param", "data_fraction=0.02"],
                           cwd=REPO, capture_output=True, text=True)

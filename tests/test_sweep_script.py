@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+pytest.importorskip("papermill")  # sweeps run the training notebook through papermill
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import math
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,12 +44,12 @@ STEPS: tuple[Step, ...] = (
     Step("1-plain", "five 3x3 convolutions with ReLU, max pooling after the 28x28 and 14x14 blocks, one linear "
          "layer on the 32 maps of 7x7; a constant learning rate, no augmentation",
          "a working network to improve on: well above chance, short of 99.4%, and over the 20,000-parameter "
-         "budget (the linear layer alone has 15,690)", "plain", dict(CONSTANT_RATE, augment=False)),
+         "budget (most of it in the linear layer)", "plain", dict(CONSTANT_RATE, augment=False)),
     Step("2-batchnorm", "+ BatchNorm after every 3x3 convolution",
          "faster, steadier training: each layer's inputs keep a fixed scale", "plain-bn",
          dict(CONSTANT_RATE, augment=False)),
     Step("3-transition", "+ a 1x1 convolution from 32 maps to 8 before the linear layer",
-         "inside the budget (16,146 parameters) at little or no cost in accuracy", "bn-transition",
+         "inside the budget at little or no cost in accuracy", "bn-transition",
          dict(CONSTANT_RATE, augment=False)),
     Step("4-dropout", "+ dropout (5%) after the 28x28 and the 14x14 blocks",
          "a smaller gap between training and validation accuracy", "baseline", dict(CONSTANT_RATE, augment=False)),
@@ -60,7 +61,7 @@ STEPS: tuple[Step, ...] = (
          "higher accuracy at the last epoch: large steps early, fine ones at the end", "baseline"),
     Step("7-gap", "global average pooling over one 1x1-convolution map per digit instead of the transition and "
          "linear layer: the compact model's road",
-         "fewer parameters (12,282) for about the same accuracy", "baseline-gap"),
+         "fewer parameters for about the same accuracy", "baseline-gap"),
 )
 
 
@@ -129,14 +130,27 @@ def journey_table(steps: list[StepResult]) -> str:
     return markdown_table(HEADER, rows)
 
 
-def verdict(before: StepResult, after: StepResult) -> str:
-    """How validation accuracy moved from one step to the next, against the seeds' spread."""
+def difference_error(before: StepResult, after: StepResult) -> float:
+    """Standard error of the difference between the two steps' mean validation accuracies (each mean over its
+    seeds, so each seed-to-seed spread shrinks by the square root of its number of seeds)."""
+    return math.sqrt(before.validation[1] ** 2 / before.seeds + after.validation[1] ** 2 / after.seeds)
+
+
+def change_kind(before: StepResult, after: StepResult) -> str:
+    """"gain" or "loss" where validation accuracy moved by more than two standard errors of the difference,
+    else "none"."""
     change = after.validation[0] - before.validation[0]
-    noise = max(before.validation[1], after.validation[1])
-    size = ("a clear gain" if change > 2 * noise else "a clear loss" if change < -2 * noise
-            else "within the seeds' spread: no measurable change at this budget")
+    error = difference_error(before, after)
+    return "gain" if change > 2 * error else "loss" if change < -2 * error else "none"
+
+
+def verdict(before: StepResult, after: StepResult) -> str:
+    """How validation accuracy moved from one step to the next, against the noise of the seeds."""
+    change = after.validation[0] - before.validation[0]
+    size = {"gain": "a clear gain", "loss": "a clear loss",
+            "none": "within the noise of the seeds: no measurable change at this budget"}[change_kind(before, after)]
     return (f"validation accuracy {before.validation[0]:.2f}% -> {after.validation[0]:.2f}% ({change:+.2f} points; "
-            f"the larger spread of the two is {noise:.2f}): {size}")
+            f"standard error of the difference {difference_error(before, after):.2f}): {size}")
 
 
 def settings_line(step: Step) -> str:
