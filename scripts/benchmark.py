@@ -7,7 +7,8 @@
    float32 peak of a large matrix product) and memory traffic (bytes a layer-by-layer training step moves
    per image, utils.cost.training_bytes_per_image, times 60,000, at the measured bandwidth of a large
    copy); the higher of the two binds;
-3. settings tried to make the baseline's epoch faster.
+3. per model, settings tried to make its epoch faster than the default (eager, float32, channels-last),
+   with each one's start-up time (torch.compile compiles there).
 
     python scripts/benchmark.py [--sections augment models settings] [--fraction 0.25] [--repeats 3]
 
@@ -54,7 +55,7 @@ def time_epoch(cfg: TrainConfig, augment: bool) -> float:
     """Seconds for one training epoch from a fresh model, scaled to 60,000 images."""
     threads = torch.get_num_threads()
     run = prepare(replace(cfg, augment=augment))
-    taken = timed(lambda: train_epoch(run.model, run.train, run.optimizer, run.scheduler, run.cfg, run.generator,
+    taken = timed(lambda: train_epoch(run.forward, run.train, run.optimizer, run.scheduler, run.cfg, run.generator,
                                       run.augment, 1), run.device)
     torch.set_num_threads(threads)
     return taken * 60_000 / len(run.train.labels)
@@ -125,20 +126,37 @@ def models_section(cfg, train, device, repeats, models) -> list[str]:
             "", markdown_table(header, rows)]
 
 
-SETTINGS = {  # label: changes to the default TrainConfig
+SETTINGS = {  # label: changes to the default TrainConfig; the first is the reference
+    "eager, float32, channels-last (default)": dict(),
     "NCHW (contiguous) layout": dict(channels_last=False),
-    "channels-last layout (default)": dict(),
-    "channels-last + bfloat16 autocast": dict(bf16=True),
-    "channels-last, batch 256": dict(batch_size=256),
-    "channels-last, 1 thread": dict(threads=1),
+    "batch 256": dict(batch_size=256),
+    "torch.compile": dict(compile=True),
+    "bfloat16 autocast": dict(bf16=True),
+    "torch.compile + bfloat16 autocast": dict(compile=True, bf16=True),
 }
 
 
-def settings_section(cfg, train, device, repeats) -> list[str]:
-    times = best_epochs({label: (replace(cfg, **changes), True) for label, changes in SETTINGS.items()}, repeats)
-    reference = times[next(iter(SETTINGS))][0]
-    rows = [[label, f"{seconds:.1f}", f"{reference / seconds:.2f}x"] for label, (seconds, *_) in times.items()]
-    return [markdown_table(["baseline, with augmentation", "s per epoch", "speed relative to NCHW"], rows)]
+def start_up(cfg: TrainConfig) -> float:
+    """Seconds to prepare a run (data, model, and for compile=True the compiler's trial step), the first time in
+    this process: what a run pays once before its first epoch."""
+    began = time.perf_counter()
+    prepare(cfg)
+    return time.perf_counter() - began
+
+
+def settings_section(cfg, train, device, repeats, models) -> list[str]:
+    lines = []
+    for name in models:
+        base = replace(cfg, model=name)
+        cases = {label: replace(base, **changes) for label, changes in SETTINGS.items()}
+        setup = {label: start_up(case) for label, case in cases.items()}
+        times = best_epochs({label: (case, True) for label, case in cases.items()}, repeats)
+        reference = times[next(iter(SETTINGS))][0]
+        rows = [[label, f"{seconds:.1f}", f"{reference / seconds:.2f}x", f"{setup[label]:.0f}"]
+                for label, (seconds, *_) in times.items()]
+        lines += [markdown_table([f"{name}, with augmentation", "s per epoch", "speed relative to the default",
+                                  "start-up s"], rows), ""]
+    return lines[:-1]
 
 
 def main() -> None:
@@ -167,7 +185,7 @@ def main() -> None:
         elif section == "models":
             lines = models_section(cfg, train, device, args.repeats, args.models)
         else:
-            lines = settings_section(cfg, train, device, args.repeats)
+            lines = settings_section(cfg, train, device, args.repeats, args.models)
         body = ["```", *lines, "```"] if section == "augment" else lines
         text = "\n".join([f"`make benchmark` on {header}:", "", *body])
         print(text + "\n", flush=True)

@@ -1,8 +1,10 @@
 """One training loop, one test loop, and `fit`, which runs a whole configured training."""
 from __future__ import annotations
 
+import logging
 import math
 import time
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -148,6 +150,7 @@ class Training:
     scheduler: torch.optim.lr_scheduler.LRScheduler
     generator: torch.Generator
     augment: RandomAffine | None
+    forward: nn.Module  # what the training step calls: `model` itself, or compiled (cfg.compile)
 
     def new_record(self) -> RunRecord:
         config = {**self.cfg.to_dict(), "model": self.name}
@@ -169,8 +172,42 @@ def prepare(cfg: TrainConfig, model: nn.Module | None = None) -> Training:
     train, validation, test = training_validation_and_test(device, cfg.data_fraction, cfg.seed, cfg.validation)
     optimizer, scheduler = make_optimizer(model, cfg, steps_per_epoch(cfg, len(train.labels)))
     augment = RandomAffine().scaled(cfg.augment_strength) if cfg.augment else None
+    forward = model
+    if cfg.compile:
+        first = train.inputs(torch.arange(min(cfg.batch_size, len(train.labels)), device=device),
+                             channels_last=cfg.channels_last)
+        forward = compiled_or_eager(model, first, cfg.bf16)
     return Training(cfg, name, device, threads, model, train, validation, test, optimizer, scheduler, generator,
-                    augment)
+                    augment, forward)
+
+
+def compiled_or_eager(model: nn.Module, batch: torch.Tensor, bf16: bool = False) -> nn.Module:
+    """`model` compiled by torch.compile, after one trial training step on `batch` has compiled it; `model`
+    itself, with a warning saying why, where that fails (no C compiler, an unsupported platform). The trial
+    leaves no trace: weights, BatchNorm statistics, gradients and the random state are as before it."""
+    # a CUDA build of torch on a machine without CUDA logs a warning when it compiles: not the user's concern
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+    saved = {k: v.clone() for k, v in model.state_dict().items()}
+    rng = torch.get_rng_state(), (torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
+    # static shapes: the one odd last batch of an epoch gets a second graph rather than slower dynamic kernels
+    compiled = torch.compile(model, dynamic=False)
+    try:
+        model.train()
+        with torch.autocast(batch.device.type, dtype=torch.bfloat16, enabled=bf16):
+            loss = compiled(batch).float().square().mean()
+        loss.backward()
+        return compiled
+    except Exception as err:  # noqa: BLE001 - any compiler failure means: train eagerly
+        first = (str(err).strip().splitlines() or [""])[0][:300]
+        warnings.warn(f"torch.compile does not work here ({type(err).__name__}: {first}); training eagerly "
+                      "instead. Set compile=False to skip the attempt.", stacklevel=2)
+        return model
+    finally:
+        model.load_state_dict(saved)
+        model.zero_grad(set_to_none=True)
+        torch.set_rng_state(rng[0])
+        if rng[1] is not None:
+            torch.cuda.set_rng_state_all(rng[1])
 
 
 def fit(cfg: TrainConfig, model: nn.Module | None = None) -> RunRecord:
@@ -189,7 +226,7 @@ def fit(cfg: TrainConfig, model: nn.Module | None = None) -> RunRecord:
     for epoch in range(start, cfg.epochs + 1):
         began = time.perf_counter()
         lr, momentum = run.scheduler.get_last_lr()[0], current_momentum(run.optimizer)
-        train_loss, train_accuracy = train_epoch(run.model, run.train, run.optimizer, run.scheduler, cfg,
+        train_loss, train_accuracy = train_epoch(run.forward, run.train, run.optimizer, run.scheduler, cfg,
                                                  run.generator, run.augment, epoch)
         validation = evaluate(run.model, run.validation)[:2] if run.validation else None
         test_loss, accuracy, predicted = evaluate(run.model, run.test)
