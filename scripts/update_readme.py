@@ -12,7 +12,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from utils.results import results_table  # noqa: E402
+from utils.results import load_runs, results_table  # noqa: E402
+from utils.sweep import compare_sweeps  # noqa: E402
 
 RESULTS = ROOT / "results"  # the course's committed runs; users' own go to runs/
 BENCHMARKS = RESULTS / "benchmarks"
@@ -26,6 +27,11 @@ def fill(text: str, block: str, content: str) -> str:
     return re.sub(f"{re.escape(start)}.*?{re.escape(end)}", lambda _: f"{start}\n{content}\n{end}", text, flags=re.S)
 
 
+def sweep_runs(name: str) -> list:
+    """The runs of results/<name>, by seed folder; empty where that sweep has not been made."""
+    return load_runs(sorted((RESULTS / name).glob("seed*/metrics.json")))
+
+
 def main() -> None:
     readme = ROOT / "README.md"
     files = sorted(RESULTS.glob("*/metrics.json"))  # single runs; sweeps sit one level deeper
@@ -37,6 +43,11 @@ def main() -> None:
         text = fill(text, sweep.parent.name, sweep.read_text().strip())
     if (RESULTS / "journey" / "results.md").exists():  # <!-- journey:start --> ...
         text = fill(text, "journey", (RESULTS / "journey" / "results.md").read_text().strip())
+    comparisons = [f"{model}:\n\n" + compare_sweeps(*pair, ("float32", "bfloat16"))
+                   for model in ("baseline", "compact") if all(pair := [sweep_runs(f"sweep-{model}"),
+                                                                          sweep_runs(f"sweep-{model}-bf16")])]
+    if comparisons:  # <!-- bf16:start --> ...: each bfloat16 sweep against its float32 one
+        text = fill(text, "bf16", "\n\n".join(comparisons))
     gpu = RESULTS / "gpu"  # <!-- gpu:start --> ...: scripts/gpu_check.sh's machine and summary, as it printed them
     if (gpu / "summary.txt").exists():
         text = fill(text, "gpu", "```\n" + (gpu / "machine.txt").read_text().strip() + "\n"

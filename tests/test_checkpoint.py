@@ -58,7 +58,7 @@ def test_a_crafted_checkpoint_is_refused_without_running_anything(tmp_path):
     marker = tmp_path / "code-ran"
     path = tmp_path / "checkpoint.pt"
     torch.save({"model_state": {}, "payload": RunsCode(marker)}, path)
-    with pytest.raises(CheckpointError, match="was refused: it names Python code \\(io.open\\) besides tensors"):
+    with pytest.raises(CheckpointError, match=r"was refused: it names Python code \(_?io.open\) besides tensors"):
         load_checkpoint(path)
     assert not marker.exists()
 

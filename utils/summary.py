@@ -7,7 +7,6 @@ import io
 import re
 
 from torch import nn
-from torchsummary import summary
 
 ROW = re.compile(r"^\s*(\w+-\d+)\s+(\[.*?\])\s+([\d,]+)\s*$")
 
@@ -19,6 +18,8 @@ def summary_table(model: nn.Module, input_size: tuple[int, ...] = (1, 28, 28)) -
     a CPU copy works on every machine and leaves the caller's model (and BatchNorm statistics)
     untouched.
     """
+    from torchsummary import summary  # here, so that the rest of utils imports where it is not installed
+
     cpu_copy = copy.deepcopy(model).cpu()
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
