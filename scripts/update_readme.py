@@ -43,9 +43,11 @@ def main() -> None:
         text = fill(text, sweep.parent.name, sweep.read_text().strip())
     if (RESULTS / "journey" / "results.md").exists():  # <!-- journey:start --> ...
         text = fill(text, "journey", (RESULTS / "journey" / "results.md").read_text().strip())
-    comparisons = [f"{model}:\n\n" + compare_sweeps(*pair, ("float32", "bfloat16"))
-                   for model in ("baseline", "compact") if all(pair := [sweep_runs(f"sweep-{model}"),
-                                                                          sweep_runs(f"sweep-{model}-bf16")])]
+    comparisons = []
+    for model in ("baseline", "compact"):
+        float32, bfloat16 = sweep_runs(f"sweep-{model}"), sweep_runs(f"sweep-{model}-bf16")
+        if float32 and bfloat16:
+            comparisons.append(f"{model}:\n\n" + compare_sweeps(float32, bfloat16, ("float32", "bfloat16")))
     if comparisons:  # <!-- bf16:start --> ...: each bfloat16 sweep against its float32 one
         text = fill(text, "bf16", "\n\n".join(comparisons))
     gpu = RESULTS / "gpu"  # <!-- gpu:start --> ...: scripts/gpu_check.sh's machine and summary, as it printed them

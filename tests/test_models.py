@@ -1,17 +1,16 @@
 import copy
+import importlib.util
 from pathlib import Path
 
 import pytest
 import torch
 
 from utils.models import MODELS, Baseline, Dropout, baseline_layout, build_model, count_parameters
+from utils.summary import parse_summary_rows, summary_table
 
-
-def torchsummary_tables():
-    """utils.summary's two readers; the tests that need them skip where torchsummary is not installed."""
-    pytest.importorskip("torchsummary")
-    from utils.summary import parse_summary_rows, summary_table
-    return parse_summary_rows, summary_table
+# torchsummary's tables are compared below; a machine without it (a bare GPU box) skips those tests
+needs_torchsummary = pytest.mark.skipif(importlib.util.find_spec("torchsummary") is None,
+                                        reason="torchsummary is not installed")
 
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "original-readme.md"
@@ -33,8 +32,8 @@ def renumbered(rows: list[tuple[str, str, int]], leave_out: tuple[str, ...] = ()
 
 
 @pytest.mark.skipif(not REFERENCE.exists(), reason=f"the reference README is not at {REFERENCE}")
+@needs_torchsummary
 def test_summary_matches_the_reference_table_row_by_row():
-    parse_summary_rows, summary_table = torchsummary_tables()
     expected = parse_summary_rows(REFERENCE.read_text())
     assert len(expected) == 16
     ours = parse_summary_rows(summary_table(Baseline()))
@@ -43,8 +42,8 @@ def test_summary_matches_the_reference_table_row_by_row():
         "ReLU", "Flatten"}
 
 
+@needs_torchsummary
 def test_summary_reports_totals_and_leaves_the_model_untouched():
-    parse_summary_rows, summary_table = torchsummary_tables()
     model = Baseline().train()
     before = copy.deepcopy(model.state_dict())
     table = summary_table(model)
@@ -54,8 +53,8 @@ def test_summary_reports_totals_and_leaves_the_model_untouched():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@needs_torchsummary
 def test_summary_of_a_cuda_model():
-    parse_summary_rows, summary_table = torchsummary_tables()
     assert "Trainable params: 16,146" in summary_table(Baseline().cuda())
 
 
@@ -110,8 +109,8 @@ def test_compact_model_is_under_8000_parameters_without_a_linear_layer():
     assert model(torch.randn(2, 1, 28, 28)).shape == (2, 10)
 
 
+@needs_torchsummary
 def test_staged_net_reproduces_the_baseline_table_and_walks_to_the_compact_model():
-    parse_summary_rows, summary_table = torchsummary_tables()
     from utils.architecture import COMPACT_STEPS, describe_compact_steps
     from utils.models import StagedNet
 
