@@ -6,7 +6,8 @@
    floors: arithmetic (FLOPs per training image, counted from the layers, times 60,000, at the measured
    float32 peak of a large matrix product) and memory traffic (bytes a layer-by-layer training step moves
    per image, utils.cost.training_bytes_per_image, times 60,000, at the measured bandwidth of a large
-   copy); the higher of the two binds;
+   copy); the higher of the two binds. A model with BatchNorm layers of a width that is not a multiple of
+   16 is also timed with fast_batchnorm (utils.batchnorm), so the models compare at their fastest float32;
 3. per model, settings tried to make its epoch faster than the default (eager, float32, channels-last),
    with each one's start-up time (torch.compile compiles there).
 
@@ -31,44 +32,16 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from utils.augment import RandomAffine  # noqa: E402
+from utils.batchnorm import narrow_batchnorms  # noqa: E402
 from utils.config import TrainConfig  # noqa: E402
 from utils.cost import training_bytes_per_image, training_flops_per_image  # noqa: E402
 from utils.machine import device_name, pick_device  # noqa: E402
 from utils.models import build_model  # noqa: E402
+from utils.speed import best_epochs, time_epoch, timed  # noqa: E402
 from utils.tables import markdown_table  # noqa: E402
-from utils.train import prepare, train_epoch  # noqa: E402
+from utils.train import prepare  # noqa: E402
 
 AUGMENT_BUDGET = 1.15
-
-
-def timed(run, device: torch.device) -> float:
-    """Wall-clock seconds of `run()`, waiting for the GPU to finish where there is one."""
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    sync()
-    began = time.perf_counter()
-    run()
-    sync()
-    return time.perf_counter() - began
-
-
-def time_epoch(cfg: TrainConfig, augment: bool) -> float:
-    """Seconds for one training epoch from a fresh model, scaled to 60,000 images."""
-    threads = torch.get_num_threads()
-    run = prepare(replace(cfg, augment=augment))
-    taken = timed(lambda: train_epoch(run.forward, run.train, run.optimizer, run.scheduler, run.cfg, run.generator,
-                                      run.augment, 1), run.device)
-    torch.set_num_threads(threads)
-    return taken * 60_000 / len(run.train.labels)
-
-
-def best_epochs(cases: dict[str, tuple[TrainConfig, bool]], repeats: int) -> dict[str, list[float]]:
-    """Epoch times of every case (config, augment), in `repeats` rounds that each run every case once, so
-    that drifts in the machine's speed hit all cases alike. Returns all times, fastest first."""
-    times = {label: [] for label in cases}
-    for _ in range(repeats):
-        for label, (cfg, augment) in cases.items():
-            times[label].append(time_epoch(cfg, augment))
-    return {label: sorted(t) for label, t in times.items()}
 
 
 def peak_flops(device: torch.device, size: int = 2048, repeats: int = 10) -> float:
@@ -112,12 +85,16 @@ def augment_section(cfg, train, device, repeats) -> list[str]:
 def models_section(cfg, train, device, repeats, models) -> list[str]:
     peak, bandwidth = peak_flops(device), copy_bandwidth(device)
     cases = {(name, augment): (replace(cfg, model=name), augment) for name in models for augment in (False, True)}
+    # and, where it changes a layer, the model with BatchNorm from sums: the same model, only faster kernels
+    cases.update({(f"{name} (fast_batchnorm)", True): (replace(cfg, model=name, fast_batchnorm=True), True)
+                  for name in models if narrow_batchnorms(build_model(name))})
     rows = []
-    for (name, augment), (seconds, *_) in best_epochs(cases, repeats).items():
+    for (label, augment), (seconds, *_) in best_epochs(cases, repeats).items():
+        name = label.split(" ")[0]
         flops, traffic = training_flops_per_image(build_model(name)), training_bytes_per_image(build_model(name))
         arithmetic, memory = 60_000 * flops / peak, 60_000 * traffic / bandwidth
         binds = "memory" if memory > arithmetic else "arithmetic"
-        rows.append([name, f"{flops / 1e6:.1f} M", f"{traffic / 1e6:.2f} MB", "yes" if augment else "no",
+        rows.append([label, f"{flops / 1e6:.1f} M", f"{traffic / 1e6:.2f} MB", "yes" if augment else "no",
                      f"{60_000 / seconds:,.0f}", f"{seconds:.1f}", f"{arithmetic:.2f}", f"{memory:.2f}", binds,
                      f"{seconds / max(arithmetic, memory):.1f}x"])
     header = ["model", "FLOPs per training image", "bytes moved per training image", "augmentation", "images/s",
@@ -133,6 +110,7 @@ SETTINGS = {  # label: changes to the default TrainConfig; the first is the refe
     "torch.compile": dict(compile=True),
     "bfloat16 autocast": dict(bf16=True),
     "torch.compile + bfloat16 autocast": dict(compile=True, bf16=True),
+    "BatchNorm from sums (fast_batchnorm)": dict(fast_batchnorm=True),
 }
 
 

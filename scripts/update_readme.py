@@ -17,6 +17,9 @@ from utils.sweep import compare_sweeps  # noqa: E402
 
 RESULTS = ROOT / "results"  # the course's committed runs; users' own go to runs/
 BENCHMARKS = RESULTS / "benchmarks"
+# Faster settings whose sweeps results/sweep-<model>-<name> are compared with the default recipe's, in the
+# README block <name>
+FASTER_PATHS = {"bf16": "bfloat16", "fast-batchnorm": "fast_batchnorm"}
 
 
 def fill(text: str, block: str, content: str) -> str:
@@ -43,13 +46,14 @@ def main() -> None:
         text = fill(text, sweep.parent.name, sweep.read_text().strip())
     if (RESULTS / "journey" / "results.md").exists():  # <!-- journey:start --> ...
         text = fill(text, "journey", (RESULTS / "journey" / "results.md").read_text().strip())
-    comparisons = []
-    for model in ("baseline", "compact"):
-        float32, bfloat16 = sweep_runs(f"sweep-{model}"), sweep_runs(f"sweep-{model}-bf16")
-        if float32 and bfloat16:
-            comparisons.append(f"{model}:\n\n" + compare_sweeps(float32, bfloat16, ("float32", "bfloat16")))
-    if comparisons:  # <!-- bf16:start --> ...: each bfloat16 sweep against its float32 one
-        text = fill(text, "bf16", "\n\n".join(comparisons))
+    for path, label in FASTER_PATHS.items():  # <!-- bf16:start --> ...: each such sweep against the default's
+        comparisons = []
+        for model in ("baseline", "compact"):
+            default, faster = sweep_runs(f"sweep-{model}"), sweep_runs(f"sweep-{model}-{path}")
+            if default and faster:
+                comparisons.append(f"{model}:\n\n" + compare_sweeps(default, faster, ("the default", label)))
+        if comparisons:
+            text = fill(text, path, "\n\n".join(comparisons))
     gpu = RESULTS / "gpu"  # <!-- gpu:start --> ...: scripts/gpu_check.sh's machine and summary, as it printed them
     if (gpu / "summary.txt").exists():
         text = fill(text, "gpu", "```\n" + (gpu / "machine.txt").read_text().strip() + "\n"

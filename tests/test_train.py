@@ -64,6 +64,16 @@ def test_the_record_names_the_test_digits_misread_at_the_last_epoch(short_run):
     assert len(wrong) == round(TEST_IMAGES * (100 - run.final_test_accuracy) / 100)
 
 
+def test_evaluation_does_not_depend_on_its_batch_size(short_run):
+    """The batch size is chosen for speed (EVAL_BATCH): every image's prediction is its own."""
+    model = load_trained_model(short_run[1])
+    test = training_and_test(torch.device("cpu"), SHORT["data_fraction"], seed=1)[1]
+    (loss, accuracy, predicted), (loss_1000, accuracy_1000, predicted_1000) = (
+        evaluate(model, test), evaluate(model, test, batch_size=1000))
+    assert torch.equal(predicted, predicted_1000) and accuracy == accuracy_1000
+    assert loss == pytest.approx(loss_1000, rel=1e-6)
+
+
 def test_the_record_holds_the_training_accuracy_of_each_epoch(short_run):
     run, _ = short_run
     assert len(run.train_accuracy) == 2 and 10 < run.train_accuracy[0] < run.train_accuracy[1] < 100

@@ -25,7 +25,9 @@ class Dropout(nn.Dropout):
             x = x.contiguous()
         draws = torch.empty((x.numel() + 3) // 4, dtype=torch.int64, device=x.device).random_(-2**63, None)
         bits = draws.view(torch.int16)[: x.numel()].as_strided(x.shape, x.stride())  # x's own memory layout
-        return x * torch.where(bits >= threshold - 2**15, 2**16 / (2**16 - threshold), 0.0).to(x.dtype)
+        # the mask in x's own type (bfloat16 under autocast): no float32 mask to convert
+        scale, zero = (torch.tensor(v, dtype=x.dtype) for v in (2**16 / (2**16 - threshold), 0.0))
+        return x * torch.where(bits >= threshold - 2**15, scale, zero)
 
 
 HEADS = ("linear", "transition", "gap")

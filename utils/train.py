@@ -14,6 +14,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .augment import RandomAffine
+from .batchnorm import use_fast_batchnorm
 from .checkpoint import check_writable, load_checkpoint, remove_stale_temp_files, save_checkpoint, save_json
 from .config import TrainConfig
 from .data import Batches, training_validation_and_test
@@ -69,8 +70,13 @@ def train_epoch(model: nn.Module, data: Batches, optimizer, scheduler, cfg: Trai
     return total.item() / len(data.labels), 100.0 * correct.item() / len(data.labels)
 
 
+# Images per evaluation batch: a 256-image batch's activations (12.8 MB at the baseline's widest layer) stay in a
+# CPU's cache and its allocator's free lists; 1,000-image batches took twice as long on a 2-core AMD EPYC.
+EVAL_BATCH = 256
+
+
 @torch.inference_mode()
-def evaluate(model: nn.Module, data: Batches, batch_size: int = 1000) -> tuple[float, float, torch.Tensor]:
+def evaluate(model: nn.Module, data: Batches, batch_size: int = EVAL_BATCH) -> tuple[float, float, torch.Tensor]:
     """Mean loss, accuracy in percent and the predicted label of every image (always in float32)."""
     model.eval()
     channels_last = next(model.parameters()).is_contiguous(memory_format=torch.channels_last)
@@ -169,6 +175,8 @@ def prepare(cfg: TrainConfig, model: nn.Module | None = None) -> Training:
     generator = seed_everything(cfg.seed, device)
     name = cfg.model if model is None else type(model).__name__
     model = to_device(build_model(cfg.model) if model is None else model, device, cfg.channels_last)
+    if cfg.fast_batchnorm:
+        use_fast_batchnorm(model)
     train, validation, test = training_validation_and_test(device, cfg.data_fraction, cfg.seed, cfg.validation)
     optimizer, scheduler = make_optimizer(model, cfg, steps_per_epoch(cfg, len(train.labels)))
     augment = RandomAffine().scaled(cfg.augment_strength) if cfg.augment else None
