@@ -90,7 +90,7 @@ def models_section(cfg, train, device, repeats, models) -> list[str]:
                   for name in models if narrow_batchnorms(build_model(name))})
     rows = []
     for (label, augment), (seconds, *_) in best_epochs(cases, repeats).items():
-        name = label.split(" ")[0]
+        name = cases[label, augment][0].model
         flops, traffic = training_flops_per_image(build_model(name)), training_bytes_per_image(build_model(name))
         arithmetic, memory = 60_000 * flops / peak, 60_000 * traffic / bandwidth
         binds = "memory" if memory > arithmetic else "arithmetic"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from utils.results import load_runs, results_table  # noqa: E402
-from utils.sweep import compare_sweeps  # noqa: E402
+from utils.results import results_table  # noqa: E402
+from utils.sweep import compare_sweeps, sweep_runs  # noqa: E402
 
 RESULTS = ROOT / "results"  # the course's committed runs; users' own go to runs/
 BENCHMARKS = RESULTS / "benchmarks"
@@ -30,11 +30,6 @@ def fill(text: str, block: str, content: str) -> str:
     return re.sub(f"{re.escape(start)}.*?{re.escape(end)}", lambda _: f"{start}\n{content}\n{end}", text, flags=re.S)
 
 
-def sweep_runs(name: str) -> list:
-    """The runs of results/<name>, by seed folder; empty where that sweep has not been made."""
-    return load_runs(sorted((RESULTS / name).glob("seed*/metrics.json")))
-
-
 def main() -> None:
     readme = ROOT / "README.md"
     files = sorted(RESULTS.glob("*/metrics.json"))  # single runs; sweeps sit one level deeper
@@ -49,7 +44,7 @@ def main() -> None:
     for path, label in FASTER_PATHS.items():  # <!-- bf16:start --> ...: each such sweep against the default's
         comparisons = []
         for model in ("baseline", "compact"):
-            default, faster = sweep_runs(f"sweep-{model}"), sweep_runs(f"sweep-{model}-{path}")
+            default, faster = sweep_runs(RESULTS / f"sweep-{model}"), sweep_runs(RESULTS / f"sweep-{model}-{path}")
             if default and faster:
                 comparisons.append(f"{model}:\n\n" + compare_sweeps(default, faster, ("the default", label)))
         if comparisons:

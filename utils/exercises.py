@@ -10,6 +10,7 @@ from pathlib import Path
 from .config import TARGET_ACCURACY
 from .data import REPO_ROOT
 from .results import RunRecord, load_runs
+from .sweep import sweep_runs
 
 RESULTS = REPO_ROOT / "results"
 SEEDS = (1, 2)
@@ -50,7 +51,7 @@ def variant_runs(name: str, root: Path = RESULTS) -> list[RunRecord]:
 
 def default_runs(model: str, root: Path = RESULTS) -> list[RunRecord]:
     """The default recipe's committed sweep of `model`."""
-    return [run for _, run in load_runs(sorted((root / f"sweep-{model}").glob("seed*/metrics.json")))]
+    return [run for _, run in sweep_runs(root / f"sweep-{model}")]
 
 
 def spread(values: list[float]) -> str:

@@ -12,10 +12,15 @@ from matplotlib.figure import Figure
 
 from .config import TARGET_ACCURACY, TEST_IMAGES
 from .plots import plain_log_scale
-from .results import RunRecord, describe_device, mistakes, rows_table, run_row
+from .results import RunRecord, describe_device, load_runs, mistakes, rows_table, run_row
 
 COLUMNS = ("run", "seed", "epochs", "best", "final", "first_at_target", "seconds")
 STATISTICS = ("mean", "min", "max", "std")
+
+
+def sweep_runs(folder: str | Path) -> list[tuple[str, RunRecord]]:
+    """The runs of a sweep folder (its seed*/metrics.json), by folder name; empty where there are none."""
+    return load_runs(sorted(Path(folder).glob("seed*/metrics.json")))
 
 
 def sweep_stats(runs: list[tuple[str, RunRecord]]) -> dict[str, dict[str, float]]:
