@@ -1,6 +1,6 @@
 """Fill the README's results table from results/*/metrics.json, its sweep blocks from
 results/sweep-*/results.md, its journey block from results/journey/results.md and its benchmark blocks from
-results/benchmarks/*.md and its GPU block from results/gpu/ (never by hand).
+results/benchmarks*/*.md and its GPU block from results/gpu/ (never by hand).
 
     python scripts/update_readme.py
 """
@@ -16,7 +16,6 @@ from utils.results import results_table  # noqa: E402
 from utils.sweep import compare_sweeps, sweep_runs  # noqa: E402
 
 RESULTS = ROOT / "results"  # the course's committed runs; users' own go to runs/
-BENCHMARKS = RESULTS / "benchmarks"
 # Faster settings whose sweeps results/sweep-<model>-<name> are compared with the default recipe's, in the
 # README block <name>
 FASTER_PATHS = {"bf16": "bfloat16", "fast-batchnorm": "fast_batchnorm"}
@@ -28,6 +27,16 @@ def fill(text: str, block: str, content: str) -> str:
     if start not in text or end not in text:
         sys.exit(f"README.md has no {start} ... {end} block to fill.")
     return re.sub(f"{re.escape(start)}.*?{re.escape(end)}", lambda _: f"{start}\n{content}\n{end}", text, flags=re.S)
+
+
+def benchmark_blocks() -> dict[str, Path]:
+    """README block -> benchmark report: results/benchmarks/models.md fills benchmark-models, and another
+    machine's run in results/benchmarks-xeon/models.md fills benchmark-xeon-models."""
+    blocks = {}
+    for folder in sorted(RESULTS.glob("benchmarks*")):
+        prefix = "benchmark" + folder.name.removeprefix("benchmarks")
+        blocks.update({f"{prefix}-{report.stem}": report for report in sorted(folder.glob("*.md"))})
+    return blocks
 
 
 def main() -> None:
@@ -53,8 +62,8 @@ def main() -> None:
     if (gpu / "summary.txt").exists():
         text = fill(text, "gpu", "```\n" + (gpu / "machine.txt").read_text().strip() + "\n"
                     + (gpu / "summary.txt").read_text().strip() + "\n```")
-    for report in sorted(BENCHMARKS.glob("*.md")):  # augment.md fills <!-- benchmark-augment:start --> ...
-        text = fill(text, f"benchmark-{report.stem}", report.read_text().strip())
+    for block, report in benchmark_blocks().items():
+        text = fill(text, block, report.read_text().strip())
     readme.write_text(text)
     print(table)
 

@@ -1,6 +1,7 @@
 """Fixtures shared by the tests of utils/ and scripts/."""
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,15 @@ import torch
 from utils.config import TrainConfig
 from utils.machine import device_name
 from utils.results import RunRecord
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `torchsummary` compare its tables: a machine without it (a bare GPU box) skips them."""
+    if importlib.util.find_spec("torchsummary") is None:
+        skip = pytest.mark.skip(reason="torchsummary is not installed")
+        for item in items:
+            if "torchsummary" in item.keywords:
+                item.add_marker(skip)
 
 
 def make_run(accuracies: list[float], seconds: float = 10.0, **settings) -> RunRecord:

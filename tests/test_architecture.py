@@ -26,6 +26,7 @@ def test_add_layers_appends_and_reports_computed_rows():
     assert report2.endswith("This block: 0 parameters; the network so far: 192.")
 
 
+@pytest.mark.torchsummary
 def test_the_network_written_layer_by_layer_is_the_baseline():
     """What notebook 2 builds, module for module, is the Baseline the other notebooks train."""
     network = nn.Sequential()
@@ -34,6 +35,7 @@ def test_the_network_written_layer_by_layer_is_the_baseline():
     assert same_network(network, Baseline()).endswith("16,146 parameters as Baseline")
 
 
+@pytest.mark.torchsummary
 def test_same_network_names_the_first_difference():
     changed = Baseline()
     changed.conv6 = nn.Conv2d(32, 4, 1)

@@ -1,5 +1,4 @@
 import copy
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -7,11 +6,6 @@ import torch
 
 from utils.models import MODELS, Baseline, Dropout, baseline_layout, build_model, count_parameters
 from utils.summary import parse_summary_rows, summary_table
-
-# torchsummary's tables are compared below; a machine without it (a bare GPU box) skips those tests
-needs_torchsummary = pytest.mark.skipif(importlib.util.find_spec("torchsummary") is None,
-                                        reason="torchsummary is not installed")
-
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "original-readme.md"
 
@@ -32,7 +26,7 @@ def renumbered(rows: list[tuple[str, str, int]], leave_out: tuple[str, ...] = ()
 
 
 @pytest.mark.skipif(not REFERENCE.exists(), reason=f"the reference README is not at {REFERENCE}")
-@needs_torchsummary
+@pytest.mark.torchsummary
 def test_summary_matches_the_reference_table_row_by_row():
     expected = parse_summary_rows(REFERENCE.read_text())
     assert len(expected) == 16
@@ -42,7 +36,7 @@ def test_summary_matches_the_reference_table_row_by_row():
         "ReLU", "Flatten"}
 
 
-@needs_torchsummary
+@pytest.mark.torchsummary
 def test_summary_reports_totals_and_leaves_the_model_untouched():
     model = Baseline().train()
     before = copy.deepcopy(model.state_dict())
@@ -53,7 +47,7 @@ def test_summary_reports_totals_and_leaves_the_model_untouched():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-@needs_torchsummary
+@pytest.mark.torchsummary
 def test_summary_of_a_cuda_model():
     assert "Trainable params: 16,146" in summary_table(Baseline().cuda())
 
@@ -109,7 +103,7 @@ def test_compact_model_is_under_8000_parameters_without_a_linear_layer():
     assert model(torch.randn(2, 1, 28, 28)).shape == (2, 10)
 
 
-@needs_torchsummary
+@pytest.mark.torchsummary
 def test_staged_net_reproduces_the_baseline_table_and_walks_to_the_compact_model():
     from utils.architecture import COMPACT_STEPS, describe_compact_steps
     from utils.models import StagedNet

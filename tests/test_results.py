@@ -1,8 +1,10 @@
 import os
 
 import pytest
+import torch
 
 from utils.config import TrainConfig
+from utils.machine import device_name
 from utils.results import RunRecord, TargetNotMet, describe_device, final_figures, results_table, target_verdict
 
 
@@ -53,10 +55,19 @@ def test_the_record_survives_json(finished_run, saved_runs):
 
 def test_runs_say_where_they_trained(finished_run):
     run = finished_run([99.5])
-    assert run.device == "cpu" and run.device_name.endswith(f"{os.cpu_count()} cores")
+    assert run.device == "cpu" and f"{os.cpu_count()} cores" in run.device_name
     assert describe_device(run) == f"cpu ({run.device_name}), 2 threads"
     run.device, run.device_name = "cuda", "Tesla T4"
     assert describe_device(run) == "cuda (Tesla T4)"
+
+
+def test_a_cpu_pinned_to_some_cores_says_how_many_it_may_use(monkeypatch):
+    """A big host pinned to two cores (taskset) stands in for a 2-core machine: its reports must say so."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert device_name(torch.device("cpu")).endswith(", 16 cores, 2 of them usable here")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)), raising=False)
+    assert device_name(torch.device("cpu")).endswith(", 16 cores")
 
 
 def test_side_by_side_computes_mistakes_and_multiply_adds(finished_run):

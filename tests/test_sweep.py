@@ -5,6 +5,8 @@ import torch
 
 from utils.results import RunRecord, load_runs
 from utils.sweep import (
+    chance_below_target,
+    compare_sweeps,
     majority_vote_accuracy,
     misread_by_every_run,
     misread_counts,
@@ -47,8 +49,6 @@ def test_markdown_csv_and_plot(sweep, tmp_path):
 
 
 def test_comparing_two_sweeps_pairs_seeds_and_calls_out_a_pass_at_the_boundary(finished_run):
-    from utils.sweep import compare_sweeps
-
     reference = [(f"seed{s}", finished_run([a], seed=s)) for s, a in ((1, 99.50), (2, 99.46), (3, 99.52))]
     other = [(f"seed{s}", finished_run([a], seed=s)) for s, a in ((1, 99.48), (2, 99.40), (3, 99.55))]
     text = compare_sweeps(reference, other, ("float32", "bfloat16"))
@@ -58,6 +58,17 @@ def test_comparing_two_sweeps_pairs_seeds_and_calls_out_a_pass_at_the_boundary(f
     assert "**Verdict:** bfloat16 keeps the accuracy of float32 on these 3 seeds" in text
     worse = [(f"seed{s}", finished_run([a], seed=s)) for s, a in ((1, 99.30), (2, 99.35), (3, 99.38))]
     assert "does not clearly keep" in compare_sweeps(reference, worse, ("float32", "bfloat16"))
+
+
+def test_how_often_a_path_exactly_as_good_misses_the_target_by_chance(finished_run):
+    # 99.47 +- 0.04: below 99.4% means 61 or more mistakes, i.e. below 99.395 on a continuous scale
+    assert chance_below_target(99.47, 0.04) == pytest.approx(0.0304, abs=1e-4)
+    assert chance_below_target(99.5, 0.0) == 0 and chance_below_target(99.3, 0.0) == 1
+    reference = [(f"seed{s}", finished_run([a], seed=s)) for s, a in enumerate((99.43, 99.47, 99.51), start=1)]
+    text = compare_sweeps(reference, reference[:2], ("the default", "faster"))
+    below = chance_below_target(99.47, 0.04)
+    assert (f"one run in {1 / below:.0f} ends below 99.4%, and 2 runs of a path exactly as good all reach it "
+            f"{(1 - below) ** 2:.0%} of the time") in text
 
 
 def test_the_standard_error_of_a_test_accuracy():

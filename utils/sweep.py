@@ -90,6 +90,15 @@ def at_the_boundary(runs: list[tuple[str, RunRecord]]) -> list[str]:
 SAME_ACCURACY = 0.03  # points: the most a faster path's mean final accuracy may differ from the reference's
 
 
+def chance_below_target(mean: float, std: float) -> float:
+    """Probability that a run ends below the target if final accuracies follow a normal curve of this mean and
+    std (the target counted in whole test images: below means at least one more mistake than it allows)."""
+    if std <= 0:
+        return float(mean < TARGET_ACCURACY)
+    half_an_image = 50 / TEST_IMAGES  # points
+    return statistics.NormalDist(mean, std).cdf(TARGET_ACCURACY - half_an_image)
+
+
 def compare_sweeps(reference: list[tuple[str, RunRecord]], other: list[tuple[str, RunRecord]],
                    labels: tuple[str, str], tolerance: float = SAME_ACCURACY) -> str:
     """Markdown: does `other` keep `reference`'s accuracy (means within `tolerance` points, every final at the
@@ -112,6 +121,11 @@ def compare_sweeps(reference: list[tuple[str, RunRecord]], other: list[tuple[str
         f"with {labels[0]}; {passes} of {len(other)} {labels[1]} runs at or above {TARGET_ACCURACY}%.",
     ]
     lines += [f"- {line}." for line in at_the_boundary(other) + at_the_boundary(reference)]
+    below = chance_below_target(ref_stats["final"]["mean"], ref_stats["final"]["std"])
+    if 0 < below < 1:  # how strict "every run at the target" is, for a path exactly as good as the reference
+        lines.append(f"- by chance alone: if finals follow a normal curve with {labels[0]}'s mean and spread, one "
+                     f"run in {1 / below:.0f} ends below {TARGET_ACCURACY}%, and {len(other)} runs of a path exactly "
+                     f"as good all reach it {(1 - below) ** len(other):.0%} of the time.")
     keeps = abs(diff) <= tolerance and passes == len(other)
     lines.append(f"\n**Verdict:** {labels[1]} {'keeps' if keeps else 'does not clearly keep'} the accuracy of "
                  f"{labels[0]} on these {len(pairs)} seeds (mean difference {abs(diff):.2f} points, "
