@@ -18,7 +18,7 @@ from utils.sweep import compare_sweeps, sweep_runs  # noqa: E402
 RESULTS = ROOT / "results"  # the course's committed runs; users' own go to runs/
 # Faster settings whose sweeps results/sweep-<model>-<name> are compared with the default recipe's, in the
 # README block <name>
-FASTER_PATHS = {"bf16": "bfloat16", "fast-batchnorm": "fast_batchnorm", "nchw": "NCHW"}
+FASTER_PATHS = {"bf16": "bfloat16", "fast-batchnorm": "fast_batchnorm", "nchw": "NCHW", "compile": "torch.compile"}
 
 
 def fill(text: str, block: str, content: str) -> str:
