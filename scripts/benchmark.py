@@ -11,7 +11,7 @@
 3. per model, settings tried to make its epoch faster than the default (eager, float32, channels-last),
    with each one's start-up time (torch.compile compiles there).
 
-    python scripts/benchmark.py [--sections augment models settings] [--fraction 0.25] [--repeats 3]
+    python scripts/benchmark.py [--sections augment models settings] [--fraction 0.25] [--repeats 3] [--threads 1]
 
 Epochs run on a share of the training set (--fraction) and are scaled to 60,000 images. The cases of a
 section take turns, --repeats rounds, and each reports its fastest epoch: a busy machine only ever adds
@@ -35,7 +35,7 @@ from utils.augment import RandomAffine  # noqa: E402
 from utils.batchnorm import narrow_batchnorms  # noqa: E402
 from utils.config import TrainConfig  # noqa: E402
 from utils.cost import training_bytes_per_image, training_flops_per_image  # noqa: E402
-from utils.machine import device_name, pick_device  # noqa: E402
+from utils.machine import device_name, pick_device, thread_count  # noqa: E402
 from utils.models import build_model  # noqa: E402
 from utils.speed import best_epochs, time_epoch, timed  # noqa: E402
 from utils.tables import markdown_table  # noqa: E402
@@ -145,15 +145,16 @@ def main() -> None:
     parser.add_argument("--fraction", type=float, default=0.25, help="share of the training set per timed epoch")
     parser.add_argument("--repeats", type=int, default=5, help="timed epochs per case (the fastest is reported)")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default, one per core)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "benchmarks",
                         help="folder for the reports (the course's own are in results/benchmarks)")
     args = parser.parse_args()
 
-    cfg = TrainConfig(data_fraction=args.fraction, device=args.device, epochs=1, progress=False)
+    cfg = TrainConfig(data_fraction=args.fraction, device=args.device, epochs=1, progress=False, threads=args.threads)
     device = pick_device(cfg.device)
     train = prepare(cfg).train
     time_epoch(cfg, True)  # warm-up: allocator, kernels, caches
-    header = (f"{device} ({device_name(device)}), {torch.get_num_threads()} threads, torch {torch.__version__}; "
+    header = (f"{device} ({device_name(device)}), {thread_count(torch.get_num_threads())}, torch {torch.__version__}; "
               f"fastest of {args.repeats} epochs of {len(train.labels):,} images each, the cases taking turns, "
               "scaled to 60,000")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -168,7 +169,7 @@ def main() -> None:
         text = "\n".join([f"`make benchmark` on {header}:", "", *body])
         print(text + "\n", flush=True)
         (args.out / f"{section}.md").write_text(text + "\n")
-    print(f"written to {args.out}/; `make readme` puts those in results/benchmarks/ in the README")
+    print(f"written to {args.out}/; `make readme` puts those in results/benchmarks*/ in the README")
 
 
 if __name__ == "__main__":

@@ -27,3 +27,16 @@ def test_models_section_names_both_floors_and_the_binding_one():
         arithmetic, memory, binds = float(r[6]), float(r[7]), r[8]
         assert binds == ("memory" if memory > arithmetic else "arithmetic")
         assert float(r[9].strip(" |x")) > 0
+
+
+def test_a_report_names_its_thread_count_and_is_written_where_asked(tmp_path, monkeypatch):
+    threads = torch.get_num_threads()
+    args = "--device cpu --sections augment --fraction 0.01 --repeats 1 --threads 1 --out".split()
+    monkeypatch.setattr(sys, "argv", ["benchmark.py", *args, str(tmp_path)])
+    try:
+        benchmark.main()
+    finally:
+        torch.set_num_threads(threads)
+    report = (tmp_path / "augment.md").read_text()
+    assert report.startswith("`make benchmark` on cpu (") and "), 1 thread, torch " in report
+    assert "ratio: " in report

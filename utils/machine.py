@@ -28,6 +28,11 @@ def use_threads(threads: int) -> int:
     return torch.get_num_threads()
 
 
+def thread_count(threads: int) -> str:
+    """"1 thread", "2 threads": for reports."""
+    return f"{threads} thread{'s' * (threads != 1)}"
+
+
 def device_name(device: torch.device) -> str:
     """The GPU's name, or the CPU's model name with its core count, for reports."""
     if device.type == "cuda":

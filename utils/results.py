@@ -9,6 +9,7 @@ from typing import Any
 
 from .config import MAX_EPOCHS, MAX_PARAMETERS, TARGET_ACCURACY, TEST_IMAGES, TrainConfig, check_setting
 from .cost import count_macs
+from .machine import thread_count
 from .models import build_model
 from .tables import cell, markdown_table
 
@@ -122,7 +123,7 @@ def load_runs(paths: Sequence[str | Path]) -> list[tuple[str, RunRecord]]:
 def describe_device(run: RunRecord) -> str:
     """Where a run trained, e.g. "cpu (AMD EPYC, 2 cores), 2 threads"."""
     name = f" ({run.device_name})" if run.device_name else ""
-    threads = f", {run.threads} thread{'s' * (run.threads > 1)}" if run.device == "cpu" else ""
+    threads = f", {thread_count(run.threads)}" if run.device == "cpu" else ""
     return f"{run.device}{name}{threads}"
 
 
