@@ -107,6 +107,8 @@ class TrainConfig:
     bf16: bool = setting(False, "bfloat16 autocast for the training forward pass", resume_must_match=True)
     fast_batchnorm: bool = setting(False, "CPU BatchNorm from sums at widths not a multiple of 16 (faster at 8-14)",
                                    resume_must_match=True)
+    fast_dropout: bool = setting(False, "CPU dropout that draws where values drop: fewer random numbers, other "
+                                 "draws", resume_must_match=True)
     compile: bool = setting(False, "torch.compile the training step (eager where no compiler works)")
     run_name: str = setting("", "folder under runs_dir; '' names the run after the model", FOLDER_NAME)
     runs_dir: str = setting("runs", "where run folders go ('~' is expanded)", NON_EMPTY)

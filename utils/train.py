@@ -19,7 +19,7 @@ from .checkpoint import check_writable, load_checkpoint, remove_stale_temp_files
 from .config import TrainConfig
 from .data import Batches, training_validation_and_test
 from .machine import device_name, pick_device, use_threads
-from .models import build_model, count_parameters
+from .models import build_model, count_parameters, use_fast_dropout
 from .results import RunRecord, summary_line
 from .resume import resume_or_start, snapshot
 
@@ -177,6 +177,8 @@ def prepare(cfg: TrainConfig, model: nn.Module | None = None) -> Training:
     model = to_device(build_model(cfg.model) if model is None else model, device, cfg.channels_last)
     if cfg.fast_batchnorm:
         use_fast_batchnorm(model)
+    if cfg.fast_dropout:
+        use_fast_dropout(model)
     train, validation, test = training_validation_and_test(device, cfg.data_fraction, cfg.seed, cfg.validation)
     optimizer, scheduler = make_optimizer(model, cfg, steps_per_epoch(cfg, len(train.labels)))
     augment = RandomAffine().scaled(cfg.augment_strength) if cfg.augment else None
