@@ -9,7 +9,8 @@
    copy); the higher of the two binds. A model with BatchNorm layers of a width that is not a multiple of
    16 is also timed with fast_batchnorm (utils.batchnorm), so the models compare at their fastest float32;
 3. per model, settings tried to make its epoch faster than the default (eager, float32, channels-last),
-   with each one's start-up time (torch.compile compiles there).
+   with each one's start-up time (torch.compile compiles there); a setting that changes none of a model's
+   layers (fast_dropout for a model without dropout) is left out of its table.
 
     python scripts/benchmark.py [--sections augment models settings] [--fraction 0.25] [--repeats 3] [--threads 1]
 
@@ -36,7 +37,7 @@ from utils.batchnorm import narrow_batchnorms  # noqa: E402
 from utils.config import TrainConfig  # noqa: E402
 from utils.cost import training_bytes_per_image, training_flops_per_image  # noqa: E402
 from utils.machine import device_name, pick_device, thread_count  # noqa: E402
-from utils.models import build_model  # noqa: E402
+from utils.models import Dropout, build_model  # noqa: E402
 from utils.speed import best_epochs, time_epoch, timed  # noqa: E402
 from utils.tables import markdown_table  # noqa: E402
 from utils.train import prepare  # noqa: E402
@@ -111,7 +112,19 @@ SETTINGS = {  # label: changes to the default TrainConfig; the first is the refe
     "bfloat16 autocast": dict(bf16=True),
     "torch.compile + bfloat16 autocast": dict(compile=True, bf16=True),
     "BatchNorm from sums (fast_batchnorm)": dict(fast_batchnorm=True),
+    "dropout from drawn positions (fast_dropout)": dict(fast_dropout=True),
+    "bfloat16 autocast + fast_dropout": dict(bf16=True, fast_dropout=True),
 }
+
+
+def changes_the_model(name: str, changes: dict) -> bool:
+    """Whether a setting's changes reach a layer of `name`: fast_batchnorm only changes BatchNorm layers of a
+    width that is not a multiple of 16, fast_dropout only dropout layers; a row for a setting that changes
+    nothing would time the default twice."""
+    model = build_model(name)
+    if changes.get("fast_batchnorm") and not narrow_batchnorms(model):
+        return False
+    return not (changes.get("fast_dropout") and not any(isinstance(m, Dropout) for m in model.modules()))
 
 
 def start_up(cfg: TrainConfig) -> float:
@@ -126,7 +139,8 @@ def settings_section(cfg, train, device, repeats, models) -> list[str]:
     lines = []
     for name in models:
         base = replace(cfg, model=name)
-        cases = {label: replace(base, **changes) for label, changes in SETTINGS.items()}
+        cases = {label: replace(base, **changes) for label, changes in SETTINGS.items()
+                 if changes_the_model(name, changes)}
         setup = {label: start_up(case) for label, case in cases.items()}
         times = best_epochs({label: (case, True) for label, case in cases.items()}, repeats)
         reference = times[next(iter(SETTINGS))][0]

@@ -18,7 +18,8 @@ from utils.sweep import compare_sweeps, sweep_runs  # noqa: E402
 RESULTS = ROOT / "results"  # the course's committed runs; users' own go to runs/
 # Faster settings whose sweeps results/sweep-<model>-<name> are compared with the default recipe's, in the
 # README block <name>
-FASTER_PATHS = {"bf16": "bfloat16", "fast-batchnorm": "fast_batchnorm", "nchw": "NCHW", "compile": "torch.compile"}
+FASTER_PATHS = {"bf16": "bfloat16", "bf16-fast-dropout": "bfloat16 + fast_dropout", "fast-batchnorm": "fast_batchnorm",
+                "nchw": "NCHW", "compile": "torch.compile"}
 
 
 def fill(text: str, block: str, content: str) -> str:

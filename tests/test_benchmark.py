@@ -40,3 +40,12 @@ def test_a_report_names_its_thread_count_and_is_written_where_asked(tmp_path, mo
     report = (tmp_path / "augment.md").read_text()
     assert report.startswith("`make benchmark` on cpu (") and "), 1 thread, torch " in report
     assert "ratio: " in report
+
+
+def test_settings_that_change_no_layer_of_a_model_are_left_out_of_its_table():
+    fast_batchnorm, fast_dropout = dict(fast_batchnorm=True), dict(bf16=True, fast_dropout=True)
+    assert benchmark.changes_the_model("compact", fast_batchnorm) and not benchmark.changes_the_model("baseline",
+                                                                                                    fast_batchnorm)
+    assert benchmark.changes_the_model("baseline", fast_dropout) and not benchmark.changes_the_model("compact",
+                                                                                                   fast_dropout)
+    assert all(benchmark.changes_the_model(name, {}) for name in ("baseline", "compact"))
