@@ -5,7 +5,8 @@
 #   DEVICE=cpu TRAIN_ARGS="--epochs 1 --data-fraction 0.05" STEPS="train" bash scripts/gpu_check.sh   (a dry run)
 #   STEPS="cpu-bench tests" bash scripts/gpu_check.sh   (the host's CPU as a 2-core machine of another kind)
 # STEPS picks what runs: train (two default runs, host syncs, compile), tests, bench (on the GPU), cpu-bench
-# (the whole benchmark on the CPU, pinned to CPU_CORES, so a big host stands in for a 2-core machine).
+# (the whole benchmark on the CPU, pinned to CPU_CORES, so a big host stands in for a 2-core machine; more of
+# its options in CPU_BENCH_ARGS, e.g. "--sections models settings").
 set -uo pipefail
 OUT=${OUT:-/tmp/gpu-check}; mkdir -p "$OUT"
 DEVICE=${DEVICE:-cuda}; TRAIN_ARGS=${TRAIN_ARGS:-}; EPOCHS=${EPOCHS:-3}
@@ -66,6 +67,6 @@ step bench && timeout 200 python3 scripts/benchmark.py --device "$DEVICE" --repe
 # 5. The benchmark on the CPU alone, on CPU_CORES only (two cores, as the course's CI machines), a thread each.
 pin=(); command -v taskset > /dev/null && pin=(taskset -c "$CPU_CORES")
 step cpu-bench && "${pin[@]}" timeout "${CPU_BENCH_TIMEOUT:-420}" python3 scripts/benchmark.py --device cpu \
-  --threads "$("${pin[@]}" nproc)" --repeats "${CPU_REPEATS:-2}" --out "$OUT/cpu-benchmarks" 2>&1 | tail -60 |
-  tee "$OUT/cpu-benchmark.txt"
+  --threads "$("${pin[@]}" nproc)" --repeats "${CPU_REPEATS:-2}" ${CPU_BENCH_ARGS:-} --out "$OUT/cpu-benchmarks" 2>&1 |
+  tail -60 | tee "$OUT/cpu-benchmark.txt"
 exit 0
