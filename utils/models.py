@@ -56,9 +56,10 @@ class _DropAt(torch.autograd.Function):
 class PositionDropout(Dropout):
     """Dropout that draws where values drop rather than a number per value (the `fast_dropout` setting): a
     Poisson count of positions, each uniform over the tensor. A value drawn k >= 1 times drops once; with the
-    count's mean at -n*log(1 - p), each value then drops independently with probability exactly p, from about
-    a twentieth of the random bits Dropout uses at p = 0.05, and one pass over the values each way. The draws
-    differ from Dropout's, so a run's numbers do too. On a GPU, torch's own fused dropout is used."""
+    count's mean at -n*log(1 - p), each value then drops independently with probability exactly p. One random
+    number per position (about one per twenty values at p = 0.05, where Dropout takes 16 bits per value) and
+    one pass over the values each way. The draws differ from Dropout's, so a run's numbers do too. On a GPU,
+    torch's own fused dropout is used."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0 or x.device.type != "cpu":
