@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .models import retype
+
 LANES = 16  # float32 values in an AVX-512 register: rows of a multiple of this vectorise without a tail
 
 
@@ -90,9 +92,5 @@ def narrow_batchnorms(model: nn.Module) -> int:
 
 
 def use_fast_batchnorm(model: nn.Module) -> int:
-    """Make every nn.BatchNorm2d in `model` a FastBatchNorm2d in place (same parameters and buffers, so
-    checkpoints are unchanged); returns how many."""
-    layers = [m for m in model.modules() if type(m) is nn.BatchNorm2d]
-    for layer in layers:
-        layer.__class__ = FastBatchNorm2d
-    return len(layers)
+    """Make every nn.BatchNorm2d in `model` a FastBatchNorm2d in place; returns how many."""
+    return retype(model, nn.BatchNorm2d, FastBatchNorm2d)

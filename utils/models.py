@@ -10,6 +10,23 @@ import torch
 from torch import nn
 
 
+def dense(x: torch.Tensor) -> torch.Tensor:
+    """`x` itself where its values fill its memory in a standard layout (contiguous or channels-last), else a
+    contiguous copy: the dropouts below index that memory directly."""
+    if x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last):
+        return x
+    return x.contiguous()
+
+
+def retype(model: nn.Module, old: type, new: type) -> int:
+    """Give every module of exactly type `old` in `model` the class `new`, in place: the same parameters and
+    buffers, so checkpoints are unchanged. Returns how many."""
+    layers = [m for m in model.modules() if type(m) is old]
+    for layer in layers:
+        layer.__class__ = new
+    return len(layers)
+
+
 class Dropout(nn.Dropout):
     """nn.Dropout with the same effect at a third of its cost on a CPU: the keep-or-drop draw of each value
     uses 16 random bits, taken four at a time from 64-bit draws, where torch's own draws a float per value.
@@ -22,8 +39,7 @@ class Dropout(nn.Dropout):
         if x.device.type != "cpu":
             return super().forward(x)
         threshold = round(self.p * 2**16)  # of the 65,536 equally likely 16-bit values, this many drop
-        if not (x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last)):
-            x = x.contiguous()
+        x = dense(x)
         draws = torch.empty((x.numel() + 3) // 4, dtype=torch.int64, device=x.device).random_(-2**63, None)
         bits = draws.view(torch.int16)[: x.numel()].as_strided(x.shape, x.stride())  # x's own memory layout
         # the mask in x's own type (bfloat16 under autocast): no float32 mask to convert
@@ -48,7 +64,7 @@ class _DropAt(torch.autograd.Function):
         (positions,) = ctx.saved_tensors
         grad = grad * ctx.scale
         if grad.stride() != ctx.stride:
-            grad = torch.empty_strided(grad.shape, ctx.stride, dtype=grad.dtype).copy_(grad)
+            grad = torch.empty_strided(grad.shape, ctx.stride, dtype=grad.dtype, device=grad.device).copy_(grad)
         grad.as_strided((grad.numel(),), (1,)).index_fill_(0, positions, 0)
         return grad, None, None
 
@@ -64,19 +80,15 @@ class PositionDropout(Dropout):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0 or x.device.type != "cpu":
             return super().forward(x)
-        if not (x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last)):
-            x = x.contiguous()
+        x = dense(x)
         n = x.numel()
         count = int(torch.poisson(torch.tensor(-n * math.log1p(-self.p), dtype=torch.float64)))
         return _DropAt.apply(x, torch.randint(n, (count,)), 1 / (1 - self.p))
 
 
 def use_fast_dropout(model: nn.Module) -> int:
-    """Make every Dropout in `model` a PositionDropout in place (no parameters change); returns how many."""
-    layers = [m for m in model.modules() if type(m) is Dropout]
-    for layer in layers:
-        layer.__class__ = PositionDropout
-    return len(layers)
+    """Make every Dropout in `model` a PositionDropout in place; returns how many."""
+    return retype(model, Dropout, PositionDropout)
 
 
 HEADS = ("linear", "transition", "gap")
