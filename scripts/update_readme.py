@@ -13,13 +13,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from utils.results import results_table  # noqa: E402
-from utils.sweep import compare_sweeps, sweep_runs  # noqa: E402
+from utils.sweep import compare_sweeps, pooled_misses, sweep_runs  # noqa: E402
 
 RESULTS = ROOT / "results"  # the course's committed runs; users' own go to runs/
 # Faster settings whose sweeps results/sweep-<model>-<name> are compared with the default recipe's, in the
 # README block <name>
 FASTER_PATHS = {"bf16": "bfloat16", "bf16-fast-dropout": "bfloat16 + fast_dropout", "fast-batchnorm": "fast_batchnorm",
-                "nchw": "NCHW", "compile": "torch.compile"}
+                "nchw": "NCHW", "compile": "torch.compile", "compile-bf16": "torch.compile + bfloat16"}
 
 
 def fill(text: str, block: str, content: str) -> str:
@@ -59,6 +59,10 @@ def main() -> None:
                 comparisons.append(f"{model}:\n\n" + compare_sweeps(default, faster, ("the default", label)))
         if comparisons:
             text = fill(text, path, "\n\n".join(comparisons))
+    compact_paths = {label: sweep_runs(RESULTS / f"sweep-compact-{path}") for path, label in FASTER_PATHS.items()}
+    compact_paths = {label: runs for label, runs in compact_paths.items() if runs}
+    if compact_paths:  # <!-- compact-faster-paths:start --> ...: their runs below the target, all together
+        text = fill(text, "compact-faster-paths", pooled_misses(sweep_runs(RESULTS / "sweep-compact"), compact_paths))
     gpu = RESULTS / "gpu"  # <!-- gpu:start --> ...: scripts/gpu_check.sh's machine and summary, as it printed them
     if (gpu / "summary.txt").exists():
         text = fill(text, "gpu", "```\n" + (gpu / "machine.txt").read_text().strip() + "\n"

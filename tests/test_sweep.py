@@ -5,15 +5,19 @@ import torch
 
 from utils.results import RunRecord, load_runs
 from utils.sweep import (
+    at_least,
     chance_below_target,
     compare_sweeps,
     majority_vote_accuracy,
     misread_by_every_run,
     misread_counts,
     plot_sweep,
+    pooled_misses,
     standard_error,
     sweep_markdown,
     sweep_stats,
+    validation_changes,
+    validation_comparison,
     write_sweep_csv,
 )
 
@@ -57,7 +61,32 @@ def test_comparing_two_sweeps_pairs_seeds_and_calls_out_a_pass_at_the_boundary(f
     assert "seed2 ended at exactly 99.40% (60 of 10,000 test images wrong" in text and "a pass, with no margin" in text
     assert "**Verdict:** bfloat16 keeps the accuracy of float32 on these 3 seeds" in text
     worse = [(f"seed{s}", finished_run([a], seed=s)) for s, a in ((1, 99.30), (2, 99.35), (3, 99.38))]
-    assert "does not clearly keep" in compare_sweeps(reference, worse, ("float32", "bfloat16"))
+    text = compare_sweeps(reference, worse, ("float32", "bfloat16"))
+    assert "does not clearly keep" in text
+    assert "3 of 3 runs below 99.4%: 3 or more such runs happen 0% of the time" in text and "(unusual by" in text
+    one_miss = [(f"seed{s}", finished_run([a], seed=s)) for s, a in ((1, 99.50), (2, 99.39), (3, 99.52))]
+    below = chance_below_target(*(sweep_stats(reference)["final"][k] for k in ("mean", "std")))
+    assert (f"1 of 3 runs below 99.4%: 1 or more such runs happen {1 - (1 - below) ** 3:.0%} of the time"
+            in compare_sweeps(reference, one_miss, ("float32", "bfloat16")))
+
+
+def test_a_higher_mean_beyond_the_tolerance_is_no_loss_but_not_the_same_numbers(finished_run):
+    reference = [(f"seed{s}", finished_run([a], seed=s)) for s, a in ((1, 99.44), (2, 99.46), (3, 99.45))]
+    better = [(f"seed{s}", finished_run([a], seed=s)) for s, a in ((1, 99.50), (2, 99.52), (3, 99.48))]
+    text = compare_sweeps(reference, better, ("float32", "bfloat16"))
+    assert ("**Verdict:** bfloat16 scores higher than float32 on these 3 seeds (mean difference +0.05 points, beyond "
+            "the 0.03 within which two means count as the same; 3 of 3 runs at the target): no accuracy lost, but not "
+            "the same numbers.") in text
+    worse = [(f"seed{s}", finished_run([a], seed=s)) for s, a in ((1, 99.40), (2, 99.41), (3, 99.40))]
+    assert "does not clearly keep the accuracy of float32 on these 3 seeds (mean difference 0.05 points, outside" in \
+        compare_sweeps(reference, worse, ("float32", "bfloat16"))
+
+
+def test_the_chance_of_k_or_more_in_n_tries():
+    assert at_least(0, 10, 0.3) == pytest.approx(1.0)
+    assert at_least(1, 10, 1 / 24) == pytest.approx(1 - (23 / 24) ** 10)
+    assert at_least(2, 10, 1 / 24) == pytest.approx(1 - (23 / 24) ** 10 - 10 * (1 / 24) * (23 / 24) ** 9)
+    assert at_least(3, 3, 0.5) == pytest.approx(0.125)
 
 
 def test_how_often_a_path_exactly_as_good_misses_the_target_by_chance(finished_run):
@@ -103,3 +132,37 @@ def test_a_majority_vote_fixes_what_most_runs_read_right():
     assert majority_vote_accuracy(runs_misreading([[0, 5], [2, 7]], [[0, 5], [2, 7]], [[2, 7]]), labels) == 60.0
     # image 0 read as 5 and as 8: a three-way tie, counted as wrong
     assert majority_vote_accuracy(runs_misreading([[0, 5], [2, 7]], [[0, 8], [2, 7]], [[2, 7]]), labels) == 60.0
+
+
+def test_two_recipes_on_validation_images_compare_seed_by_seed(finished_run):
+    def tried(results: dict[int, tuple[float, float]]):  # seed -> the last epoch's (validation loss, accuracy)
+        runs = []
+        for seed, validation in results.items():
+            run = finished_run([99.5, 99.5], seed=seed, validation=5000)
+            run.validation_loss, run.validation_accuracy = [0.5, validation[0]], [90.0, validation[1]]
+            runs.append((f"seed{seed}", run))
+        return runs
+
+    short = tried({1: (0.0166, 99.58), 2: (0.0156, 99.54), 3: (0.0180, 99.44)})
+    long = tried({2: (0.0175, 99.54), 3: (0.0164, 99.52), 4: (0.0100, 99.90)})  # seed 4: no pair, left out
+    change = validation_changes(short, long)
+    assert list(change["validation_loss"]) == [2, 3]
+    assert change["validation_loss"][2] == pytest.approx(0.0019)
+    assert change["validation_accuracy"][3] == pytest.approx(0.08)
+    lines = validation_comparison(short, long, ("15 epochs", "20 epochs"))
+    assert lines[0] == "validation accuracy, 20 epochs minus 15 epochs: seed 2 +0.00, seed 3 +0.08"
+    assert lines[1] == "validation loss, 20 epochs minus 15 epochs: seed 2 +0.0019, seed 3 -0.0016"
+    # the standard error on 5,000 images at the first recipe's mean accuracy (99.52%): 0.098 points
+    assert lines[2] == ("largest accuracy change 0.08 points: 0.8 times the standard error of an accuracy on 5,000 "
+                        "images (0.098 points)")
+    assert lines[3] == "validation loss lower with 20 epochs on 1 of 2 shared seeds"
+
+
+def test_faster_paths_misses_pooled_against_the_reference(finished_run):
+    reference = [(f"seed{s}", finished_run([a], seed=s)) for s, a in ((1, 99.50), (2, 99.46), (3, 99.52))]
+    paths = {"a": [("seed1", finished_run([99.39], seed=1)), ("seed2", finished_run([99.45], seed=2))],
+             "b": [("seed1", finished_run([99.48], seed=1))]}
+    below = chance_below_target(*(sweep_stats(reference)["final"][k] for k in ("mean", "std")))
+    text = pooled_misses(reference, paths)
+    assert text.startswith("Together, the 2 sweeps (a, b) have 1 of 3 runs below 99.4% (33.3%)")
+    assert f"one run in {1 / below:.0f}" in text and f"happen {at_least(1, 3, below):.0%} of the time" in text

@@ -25,7 +25,7 @@ def test_the_readme_has_every_block_the_script_fills():
     root = SCRIPT.parents[1]
     readme = (root / "README.md").read_text()
     blocks = ["results"] + [p.parent.name for p in (root / "results").glob("sweep-*/results.md")]
-    blocks += list(update_readme.benchmark_blocks()) + list(update_readme.FASTER_PATHS)
+    blocks += list(update_readme.benchmark_blocks()) + list(update_readme.FASTER_PATHS) + ["compact-faster-paths"]
     assert {"benchmark-models", "benchmark-xeon-models"} <= set(blocks)  # this machine kind's run and another's
     for block in blocks:
         assert f"<!-- {block}:start -->" in readme and f"<!-- {block}:end -->" in readme, block
