@@ -20,6 +20,18 @@ RESULTS = ROOT / "results"  # the course's committed runs; users' own go to runs
 # README block <name>
 FASTER_PATHS = {"bf16": "bfloat16", "bf16-fast-dropout": "bfloat16 + fast_dropout", "fast-batchnorm": "fast_batchnorm",
                 "nchw": "NCHW", "compile": "torch.compile", "compile-bf16": "torch.compile + bfloat16"}
+# A faster path checked again on seeds that no other sweep uses, against the default trained on the same seeds:
+# README block -> (model, the path's label, the default's sweep, the path's sweep), folders in results/
+FRESH_SEED_CHECKS = {"compile-bf16-fresh-seeds": ("compact", "torch.compile + bfloat16", "sweep-compact-fresh-seeds",
+                                                  "sweep-compact-compile-bf16-fresh-seeds")}
+
+
+def comparisons() -> dict[str, list[tuple[str, str, str, str]]]:
+    """README block -> the sweeps it compares: (model, the faster path's label, the reference's folder, the path's
+    folder). A FASTER_PATHS sweep results/sweep-<model>-<path> is compared with results/sweep-<model>."""
+    blocks = {path: [(model, label, f"sweep-{model}", f"sweep-{model}-{path}") for model in ("baseline", "compact")]
+              for path, label in FASTER_PATHS.items()}
+    return blocks | {block: [check] for block, check in FRESH_SEED_CHECKS.items()}
 
 
 def fill(text: str, block: str, content: str) -> str:
@@ -51,14 +63,14 @@ def main() -> None:
         text = fill(text, sweep.parent.name, sweep.read_text().strip())
     if (RESULTS / "journey" / "results.md").exists():  # <!-- journey:start --> ...
         text = fill(text, "journey", (RESULTS / "journey" / "results.md").read_text().strip())
-    for path, label in FASTER_PATHS.items():  # <!-- bf16:start --> ...: each such sweep against the default's
-        comparisons = []
-        for model in ("baseline", "compact"):
-            default, faster = sweep_runs(RESULTS / f"sweep-{model}"), sweep_runs(RESULTS / f"sweep-{model}-{path}")
-            if default and faster:
-                comparisons.append(f"{model}:\n\n" + compare_sweeps(default, faster, ("the default", label)))
-        if comparisons:
-            text = fill(text, path, "\n\n".join(comparisons))
+    for block, compared in comparisons().items():  # <!-- bf16:start --> ...: each faster sweep against its reference
+        found = []
+        for model, label, reference, faster in compared:
+            default, fast = sweep_runs(RESULTS / reference), sweep_runs(RESULTS / faster)
+            if default and fast:
+                found.append(f"{model}:\n\n" + compare_sweeps(default, fast, ("the default", label)))
+        if found:
+            text = fill(text, block, "\n\n".join(found))
     compact_paths = {label: sweep_runs(RESULTS / f"sweep-compact-{path}") for path, label in FASTER_PATHS.items()}
     compact_paths = {label: runs for label, runs in compact_paths.items() if runs}
     if compact_paths:  # <!-- compact-faster-paths:start --> ...: their runs below the target, all together

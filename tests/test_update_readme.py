@@ -25,7 +25,15 @@ def test_the_readme_has_every_block_the_script_fills():
     root = SCRIPT.parents[1]
     readme = (root / "README.md").read_text()
     blocks = ["results"] + [p.parent.name for p in (root / "results").glob("sweep-*/results.md")]
-    blocks += list(update_readme.benchmark_blocks()) + list(update_readme.FASTER_PATHS) + ["compact-faster-paths"]
+    blocks += list(update_readme.benchmark_blocks()) + list(update_readme.comparisons()) + ["compact-faster-paths"]
     assert {"benchmark-models", "benchmark-xeon-models"} <= set(blocks)  # this machine kind's run and another's
     for block in blocks:
         assert f"<!-- {block}:start -->" in readme and f"<!-- {block}:end -->" in readme, block
+
+
+def test_each_faster_path_is_compared_with_the_default_of_the_same_seeds():
+    blocks = update_readme.comparisons()
+    assert blocks["bf16"] == [("baseline", "bfloat16", "sweep-baseline", "sweep-baseline-bf16"),
+                              ("compact", "bfloat16", "sweep-compact", "sweep-compact-bf16")]
+    model, _, default, path = blocks["compile-bf16-fresh-seeds"][0]
+    assert (model, default) == ("compact", "sweep-compact-fresh-seeds") and path.endswith("-fresh-seeds")
