@@ -130,8 +130,7 @@ def compare_sweeps(reference: list[tuple[str, RunRecord]], other: list[tuple[str
     if misses and 0 < below < 1:  # is that many misses unusual for a path exactly as good?
         odds = at_least(misses, len(other), below)
         lines.append(f"- {misses} of {len(other)} runs below {TARGET_ACCURACY}%: {misses} or more such runs happen "
-                     f"{odds:.0%} of the time to a path exactly as good as {labels[0]} "
-                     f"({'not unusual' if odds >= 0.05 else 'unusual'} by a 5% test).")
+                     f"{odds:.0%} of the time to a path exactly as good as {labels[0]} ({how_unusual(odds)}).")
     all_pass, counts = passes == len(other), f"{passes} of {len(other)} runs at the target"
     if abs(diff) <= tolerance and all_pass:
         verdict = (f"keeps the accuracy of {labels[0]} on these {len(pairs)} seeds (mean difference {abs(diff):.2f} "
@@ -159,7 +158,12 @@ def pooled_misses(reference: list[tuple[str, RunRecord]], paths: dict[str, list[
     return (f"Together, the {len(paths)} sweeps ({', '.join(paths)}) have {misses} of {len(runs)} runs below "
             f"{TARGET_ACCURACY}% ({misses / len(runs):.1%}); the reference's mean and spread predict one run in "
             f"{1 / below:.0f} ({below:.1%}), and {misses} or more of {len(runs)} runs of paths exactly as good happen "
-            f"{odds:.0%} of the time ({'not unusual' if odds >= 0.05 else 'unusual'} by a 5% test).")
+            f"{odds:.0%} of the time ({how_unusual(odds)}).")
+
+
+def how_unusual(odds: float, level: float = 0.05) -> str:
+    """Whether an outcome with these odds under "exactly as good" is unusual by a test at `level`."""
+    return f"{'unusual' if odds < level else 'not unusual'} by a {level:.0%} test"
 
 
 def at_least(k: int, n: int, p: float) -> float:
