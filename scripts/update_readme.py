@@ -63,16 +63,17 @@ def main() -> None:
         text = fill(text, sweep.parent.name, sweep.read_text().strip())
     if (RESULTS / "journey" / "results.md").exists():  # <!-- journey:start --> ...
         text = fill(text, "journey", (RESULTS / "journey" / "results.md").read_text().strip())
+    compact_paths = {}  # the compact model's faster paths compared with its default sweep, by label
     for block, compared in comparisons().items():  # <!-- bf16:start --> ...: each faster sweep against its reference
         found = []
         for model, label, reference, faster in compared:
             default, fast = sweep_runs(RESULTS / reference), sweep_runs(RESULTS / faster)
             if default and fast:
                 found.append(f"{model}:\n\n" + compare_sweeps(default, fast, ("the default", label)))
+                if reference == "sweep-compact":
+                    compact_paths[label] = fast
         if found:
             text = fill(text, block, "\n\n".join(found))
-    compact_paths = {label: sweep_runs(RESULTS / f"sweep-compact-{path}") for path, label in FASTER_PATHS.items()}
-    compact_paths = {label: runs for label, runs in compact_paths.items() if runs}
     if compact_paths:  # <!-- compact-faster-paths:start --> ...: their runs below the target, all together
         text = fill(text, "compact-faster-paths", pooled_misses(sweep_runs(RESULTS / "sweep-compact"), compact_paths))
     gpu = RESULTS / "gpu"  # <!-- gpu:start --> ...: scripts/gpu_check.sh's machine and summary, as it printed them

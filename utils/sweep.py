@@ -180,12 +180,11 @@ def standard_error(accuracy: float, images: int = TEST_IMAGES) -> float:
 
 def validation_changes(first: list[tuple[str, RunRecord]], second: list[tuple[str, RunRecord]]) -> dict[str, dict]:
     """Per shared seed, the change of the final validation accuracy and loss from `first`'s run to `second`'s."""
-    def by_seed(runs, key: str) -> dict[int, float]:
-        return {run.seed: getattr(run, key)[-1] for _, run in runs}
-
-    return {key: {s: by_seed(second, key)[s] - by_seed(first, key)[s]
-                  for s in sorted(by_seed(first, key).keys() & by_seed(second, key).keys())}
-            for key in ("validation_accuracy", "validation_loss")}
+    changes = {}
+    for key in ("validation_accuracy", "validation_loss"):
+        before, after = ({run.seed: getattr(run, key)[-1] for _, run in runs} for runs in (first, second))
+        changes[key] = {seed: after[seed] - before[seed] for seed in sorted(before.keys() & after.keys())}
+    return changes
 
 
 def validation_comparison(first: list[tuple[str, RunRecord]], second: list[tuple[str, RunRecord]],
