@@ -7,7 +7,7 @@
    float32 peak of a large matrix product) and memory traffic (bytes a layer-by-layer training step moves
    per image, utils.cost.training_bytes_per_image, times 60,000, at the measured bandwidth of a large
    copy); the higher of the two binds. A model with BatchNorm layers of a width that is not a multiple of
-   16 is also timed with fast_batchnorm (utils.batchnorm), so the models compare at their fastest float32;
+   16 is also timed with fast_batchnorm (utils.batchnorm), as its recipe trains (the compact model's);
 3. per model, settings tried to make its epoch faster than the default (eager, float32, channels-last),
    with each one's start-up time (torch.compile compiles there); a setting that changes none of a model's
    layers (fast_dropout for a model without dropout) is left out of its table.
@@ -86,7 +86,8 @@ def augment_section(cfg, train, device, repeats) -> list[str]:
 def models_section(cfg, train, device, repeats, models) -> list[str]:
     peak, bandwidth = peak_flops(device), copy_bandwidth(device)
     cases = {(name, augment): (replace(cfg, model=name), augment) for name in models for augment in (False, True)}
-    # and, where it changes a layer, the model with BatchNorm from sums: the same model, only faster kernels
+    # and, where it changes a layer, the model with BatchNorm from sums: the same model, only faster kernels (the
+    # compact recipe's); the plain rows are TrainConfig's defaults, torch's own kernels
     cases.update({(f"{name} (fast_batchnorm)", True): (replace(cfg, model=name, fast_batchnorm=True), True)
                   for name in models if narrow_batchnorms(build_model(name))})
     rows = []

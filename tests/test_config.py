@@ -85,6 +85,8 @@ def test_defaults_are_valid_and_within_the_course_budget():
 
 def test_a_model_has_its_recipe():
     assert TrainConfig.recipe("compact").epochs == 15 and TrainConfig.recipe("compact", epochs=3).epochs == 3
+    assert TrainConfig.recipe("compact").fast_batchnorm  # its narrow BatchNorm layers train from sums on a CPU
+    assert not TrainConfig.recipe("compact", fast_batchnorm=False).fast_batchnorm
     assert TrainConfig.recipe("baseline") == TrainConfig()
     with pytest.raises(ConfigError, match="model='vgg' is not allowed"):
         TrainConfig.recipe("vgg")

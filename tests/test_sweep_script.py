@@ -48,6 +48,7 @@ def test_a_sweep_started_again_keeps_its_finished_runs_and_only_those(tiny_sweep
     before = (tmp_path / "sweep-baseline" / "seed3" / "metrics.json").read_text()
     again = sweep("--seeds", "3", "4", "--jobs", "2", "--root", str(tmp_path), *TINY).stdout
     assert "kept, finished with these settings: seeds 3 4" in again
+    assert "2 runs, all kept: finished earlier in this folder with these settings. Made by" in again
     assert (tmp_path / "sweep-baseline" / "seed3" / "metrics.json").read_text() == before  # not trained again
     other = sweep("--seeds", "3", "--root", str(tmp_path), *TINY, "--param", "lr=0.05", "--clear").stdout
     assert "kept" not in other

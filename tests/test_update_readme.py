@@ -31,9 +31,22 @@ def test_the_readme_has_every_block_the_script_fills():
         assert f"<!-- {block}:start -->" in readme and f"<!-- {block}:end -->" in readme, block
 
 
-def test_each_faster_path_is_compared_with_the_default_of_the_same_seeds():
+def test_each_faster_path_is_compared_with_the_reference_of_the_same_seeds():
     blocks = update_readme.comparisons()
-    assert blocks["bf16"] == [("baseline", "bfloat16", "sweep-baseline", "sweep-baseline-bf16"),
-                              ("compact", "bfloat16", "sweep-compact", "sweep-compact-bf16")]
-    model, _, default, path = blocks["compile-bf16-fresh-seeds"][0]
-    assert (model, default) == ("compact", "sweep-compact-fresh-seeds") and path.endswith("-fresh-seeds")
+    assert blocks["bf16"] == [("baseline", "bfloat16", ("sweep-baseline",), ("sweep-baseline-bf16",), "the default"),
+                              ("compact", "bfloat16", ("sweep-compact-torch-batchnorm",), ("sweep-compact-bf16",),
+                               "the reference")]
+    # the compact recipe (BatchNorm from sums) against torch's BatchNorm, on the sweeps' seeds, fresh ones, and both
+    assert blocks["fast-batchnorm"][0][2:4] == (("sweep-compact-torch-batchnorm",), ("sweep-compact",))
+    (both,) = blocks["fast-batchnorm-all-seeds"]
+    assert both.reference == ("sweep-compact-torch-batchnorm", "sweep-compact-torch-batchnorm-fresh-seeds")
+    assert both.path == ("sweep-compact", "sweep-compact-fresh-seeds")
+    for block in ("fast-batchnorm-fresh-seeds", "compile-bf16-fresh-seeds"):
+        (fresh,) = blocks[block]
+        assert fresh.reference == ("sweep-compact-torch-batchnorm-fresh-seeds",)
+        assert fresh.path[0].endswith("-fresh-seeds")
+
+
+def test_sweeps_taken_together_need_every_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(update_readme, "RESULTS", tmp_path)
+    assert update_readme.runs_of(("sweep-a", "sweep-b")) == []  # neither made yet: no comparison, not half of one
