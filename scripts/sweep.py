@@ -167,10 +167,11 @@ def main(argv: list[str] | None = None) -> None:
                   f"about {eta / 60:.0f} min left", flush=True)
     run = RunRecord.load(out / f"seed{args.seeds[0]}" / "metrics.json")
     command = f"python scripts/sweep.py {' '.join(argv if argv is not None else sys.argv[1:])}"
+    why_kept = "finished earlier in this folder with these settings"
     if not todo:  # a summary of earlier runs (a renamed folder, a changed command): no wall time to report
-        made = f"{len(args.seeds)} runs, all kept: finished earlier in this folder with these settings"
+        made = f"{len(args.seeds)} runs, all kept: {why_kept}"
     else:
-        kept_text = f" ({len(kept)} of them kept: finished earlier in this folder with these settings)" if kept else ""
+        kept_text = f" ({len(kept)} of them kept: {why_kept})" if kept else ""
         made = (f"{len(args.seeds)} runs{kept_text}, {args.jobs} at a time: {time.perf_counter() - began:.0f} s wall "
                 "time in all")
     footer = (f" Settings: {settings_text(run)}; TrainConfig's defaults otherwise. {made}. Made by `{command}`.")

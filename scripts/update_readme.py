@@ -97,7 +97,7 @@ def main() -> None:
         text = fill(text, sweep.parent.name, sweep.read_text().strip())
     if (RESULTS / "journey" / "results.md").exists():  # <!-- journey:start --> ...
         text = fill(text, "journey", (RESULTS / "journey" / "results.md").read_text().strip())
-    compact_paths = {}  # the compact model's paths compared with its reference sweep, by label
+    compact_reference, compact_paths = [], {}  # the compact model's reference runs, and its paths' by label
     for block, compared in comparisons().items():  # <!-- bf16:start --> ...: each faster sweep against its reference
         found = []
         for c in compared:
@@ -105,12 +105,11 @@ def main() -> None:
             if reference and path:
                 found.append(f"{c.model}:\n\n" + compare_sweeps(reference, path, (c.reference_label, c.label)))
                 if c.reference == (REFERENCES["compact"][0],):
-                    compact_paths[c.label] = path
+                    compact_reference, compact_paths[c.label] = reference, path
         if found:
             text = fill(text, block, "\n\n".join(found))
     if compact_paths:  # <!-- compact-faster-paths:start --> ...: their runs below the target, all together
-        text = fill(text, "compact-faster-paths", pooled_misses(sweep_runs(RESULTS / REFERENCES["compact"][0]),
-                                                                  compact_paths))
+        text = fill(text, "compact-faster-paths", pooled_misses(compact_reference, compact_paths))
     gpu = RESULTS / "gpu"  # <!-- gpu:start --> ...: scripts/gpu_check.sh's machine and summary, as it printed them
     if (gpu / "summary.txt").exists():
         text = fill(text, "gpu", "```\n" + (gpu / "machine.txt").read_text().strip() + "\n"
