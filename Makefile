@@ -37,7 +37,8 @@ readme: $(VENV)/.installed
 
 ## Run the training notebook once per seed and summarise: make sweep MODEL=compact SEEDS="1 2 3" JOBS=2
 ## Other settings: PARAMS="bf16=True epochs=3"; results go to $(RUNS)/sweep-<model>, or $(RUNS)/<NAME> with
-## NAME=...; CLEAR=1 deletes other seeds' runs from that folder first.
+## NAME=...; CLEAR=1 deletes that folder first, so that every seed is trained afresh. A stopped sweep, run
+## again, keeps its finished runs and continues its interrupted one.
 MODEL ?= baseline
 SEEDS ?= 1 2 3 4 5
 JOBS ?= 1
@@ -48,14 +49,14 @@ sweep: $(VENV)/.installed
 	$(PY) scripts/sweep.py --model $(MODEL) --seeds $(SEEDS) --jobs $(JOBS) --root $(RUNS) \
 		$(foreach p,$(PARAMS),--param $(p)) $(if $(NAME),--name $(NAME)) $(if $(CLEAR),--clear)
 
-## Train the variants behind the notebooks' exercise answers (utils/exercises.py) into results/exercise-*.
+## Train the variants behind the notebooks' exercise answers (utils/experiments.py) into results/exercise-*.
 exercises: $(VENV)/.installed
-	$(PY) scripts/exercises.py $(ARGS)
+	$(PY) scripts/sweep.py --table exercises $(ARGS)
 
-## Train every step of the design journey (utils/journey.py) over its seeds into results/journey/; a stopped
+## Train every step of the design journey (utils/experiments.py) over its seeds into results/journey/; a stopped
 ## journey goes on where it stopped.
 journey: $(VENV)/.installed
-	$(PY) scripts/journey.py $(ARGS)
+	$(PY) scripts/sweep.py --table journey $(ARGS)
 
 ## Time training epochs: augmentation cost, each model against the arithmetic floor, settings tried.
 benchmark: $(VENV)/.installed

@@ -1,10 +1,9 @@
-"""Execute the course notebooks in place through papermill: the run that their committed outputs come from.
+"""Execute the course notebooks in place through papermill: the run their committed outputs come from.
 
     python scripts/run_notebooks.py [notebooks/04_training.ipynb ...]
 
-First the generated cells (Colab badge, set-up, training parameters) are brought up to date from the code.
-The training notebooks write their runs to results/, the course's committed results, and run first, since
-notebook 2 reads the baseline's run; every other setting is the notebook's default.
+The generated cells (Colab badge, set-up, training parameters) are brought up to date first. The training
+notebooks run first, since notebook 2 reads the baseline's run, and write to results/.
 """
 from __future__ import annotations
 
@@ -13,20 +12,18 @@ from pathlib import Path
 
 import papermill as pm
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.config import RESULTS, ROOT  # noqa: E402
 from utils.notebooks import TRAINING_PARAMETERS, clean_executed, course_notebooks, write_generated_cells  # noqa: E402
-
-RESULTS = "results"
 
 
 def main(paths: list[str]) -> None:
-    notebooks = [Path(p).resolve() for p in paths] or course_notebooks()
-    notebooks.sort(key=lambda path: path.name not in TRAINING_PARAMETERS)  # stable: otherwise in course order
+    notebooks = sorted([Path(p).resolve() for p in paths] or course_notebooks(),
+                       key=lambda path: path.name not in TRAINING_PARAMETERS)  # stable: otherwise in course order
     for path in notebooks:
         print(f"executing {path.relative_to(ROOT)}", flush=True)
         write_generated_cells(path)
-        parameters = {"runs_dir": RESULTS} if path.name in TRAINING_PARAMETERS else {}
+        parameters = {"runs_dir": RESULTS.name} if path.name in TRAINING_PARAMETERS else {}
         pm.execute_notebook(str(path), str(path), parameters=parameters, kernel_name="python3", cwd=str(ROOT),
                             progress_bar=False, coalesce_streams=True)
         clean_executed(path)

@@ -1,15 +1,16 @@
-"""Run the training notebook once per seed through papermill and summarise exactly those runs.
+"""Run experiments: the training notebook once per (experiment, seed) through papermill, then their summaries.
 
     python scripts/sweep.py --model compact --seeds 1 2 3 4 5 [--jobs 2] [--param NAME=VALUE ...]
                             [--name sweep-compact] [--root runs] [--clear]
+    python scripts/sweep.py --table journey [--only 1-plain ...] [--jobs 2] [--root results] [--param ...]
+    python scripts/sweep.py --table exercises [--only no-augment ...]
 
-The model's course recipe (utils.config.RECIPES) gives the settings that --param does not. Each run is its
-own kernel process; its executed notebook, metrics.json and curves stay in <root>/<name>/seed<N>/ (the name
-defaults to sweep-<model>, the root to runs/, which git ignores; the course's own sweeps are in results/).
-The summary goes beside them: results.md, results.csv and accuracy.png. With --jobs 2 two runs share the
-machine, each with half of the CPU threads. A seed whose run in the folder is finished, with the same settings
-and thread count, is kept, not trained again: an interrupted sweep, started again, goes on where it stopped.
-(Only settings are compared: after changing the code, use --clear or a new --name to train afresh.)
+A sweep is one experiment: the model's course recipe (utils.config.RECIPES) with --param on top, into
+<root>/<name>/seed<N>/ (name: sweep-<model>; root: runs/, which git ignores). A table of utils/experiments.py goes
+to results/, the journey's steps below results/journey/. Each run is a kernel process; with --jobs 2 two share the
+machine, each with half of the CPU threads. A run finished with the same settings, threads, compile and device is
+kept and an interrupted one continues from its checkpoint, so a stopped sweep, started again, goes on where it
+stopped. --clear deletes the experiments' folders first, to train afresh after a change of code.
 """
 from __future__ import annotations
 
@@ -20,20 +21,23 @@ import shutil
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import replace
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import papermill as pm
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from utils.config import ConfigError, TrainConfig, changed_settings, field_names, resume_fields  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from utils.analysis import plot_sweep, sweep_markdown, write_sweep_csv  # noqa: E402
+from utils.config import RESULTS, ROOT, ConfigError, TrainConfig, changed_settings, field_names  # noqa: E402
+from utils.experiments import JOURNEY_DIR, TABLES, Experiment, to_run, write_journey_summary  # noqa: E402
+from utils.machine import pick_device  # noqa: E402
 from utils.notebooks import NOTEBOOKS, clean_executed  # noqa: E402
 from utils.results import RunRecord, load_runs  # noqa: E402
-from utils.sweep import plot_sweep, sweep_markdown, write_sweep_csv  # noqa: E402
 
 TRAINING = NOTEBOOKS / "04_training.ipynb"
-SET_BY_THE_SWEEP = ("seed", "run_name", "runs_dir", "metrics_path", "threads", "check_target", "progress", "resume")
+SET_BY_THE_RUNNER = ("seed", "run_name", "runs_dir", "metrics_path", "threads", "check_target", "progress", "resume")
+WHY_KEPT = "finished earlier in this folder with these settings"
+Job = tuple[str, int]  # (experiment name, seed)
 
 
 def shown(path: Path) -> str:
@@ -41,31 +45,15 @@ def shown(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
-def _limit_threads(threads: int) -> None:
+def limit_threads(threads: int) -> None:
     """Runs in each worker; the kernels it starts inherit the limit."""
     os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
 
 
-def finished(metrics: Path, cfg: TrainConfig) -> bool:
-    """Whether `metrics` records a complete run of `cfg`: every epoch, the same settings and thread count."""
-    if not metrics.exists():
-        return False
-    run = RunRecord.load(metrics)
-    done = TrainConfig(**{k: v for k, v in run.config.items() if k in field_names()}).to_dict()
-    wanted = cfg.to_dict()
-    return run.epochs == cfg.epochs and all(done[k] == wanted[k] for k in [*resume_fields(), "threads"])
-
-
-def threads_per_job(jobs: int) -> int:
-    """CPU threads for each of `jobs` runs at once: the cores shared out, at least one."""
-    return max(1, (os.cpu_count() or 1) // jobs)
-
-
-def run_one(seed: int, out: Path, parameters: dict) -> Path:
-    """Execute the training notebook for one seed; returns its metrics.json."""
-    run_dir = out / f"seed{seed}"
+def run_one(run_dir: Path, cfg: TrainConfig) -> Path:
+    """Execute the training notebook with `cfg` into `run_dir`; returns its metrics.json."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    params = {**parameters, "seed": seed, "run_name": run_dir.name, "runs_dir": shown(out)}
+    params = {**changed_settings(cfg), "seed": cfg.seed, "run_name": run_dir.name, "runs_dir": shown(run_dir.parent)}
     notebook = run_dir / "notebook.ipynb"
     pm.execute_notebook(str(TRAINING), str(notebook), parameters=params, kernel_name="python3", cwd=str(ROOT),
                         progress_bar=False)
@@ -74,14 +62,14 @@ def run_one(seed: int, out: Path, parameters: dict) -> Path:
 
 
 def parse_parameters(items: list[str], parser: argparse.ArgumentParser) -> dict:
-    """NAME=VALUE pairs as Python values; only training settings the sweep does not set itself."""
+    """NAME=VALUE pairs as Python values; only training settings the runner does not set itself."""
     parameters = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep:
             parser.error(f"--param {item!r} is not NAME=VALUE")
-        if name not in field_names() or name in SET_BY_THE_SWEEP:
-            allowed = [n for n in field_names() if n not in SET_BY_THE_SWEEP]
+        if name not in field_names() or name in SET_BY_THE_RUNNER:
+            allowed = [n for n in field_names() if n not in SET_BY_THE_RUNNER]
             parser.error(f"--param {name}: not a setting a sweep can change; those are {', '.join(allowed)}")
         try:
             parameters[name] = ast.literal_eval(value)
@@ -90,93 +78,159 @@ def parse_parameters(items: list[str], parser: argparse.ArgumentParser) -> dict:
     return parameters
 
 
-def other_runs(out: Path, seeds: list[int]) -> list[str]:
-    """Run folders in `out` that this sweep would not write."""
+def chosen_experiments(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[Experiment]:
+    """The experiments the command line names: some of a table's, or one sweep."""
+    if not args.table:
+        seeds, model = args.seeds or [1, 2, 3, 4, 5], args.model or "baseline"
+        if args.only:
+            parser.error("--only picks experiments of a --table")
+        if len(set(seeds)) != len(seeds):
+            parser.error("--seeds lists a seed twice")
+        return [Experiment(args.name or f"sweep-{model}", model, seeds=tuple(seeds))]
+    if args.model or args.seeds or args.name:
+        parser.error(f"--model, --seeds and --name make a sweep; the {args.table} table has its own")
+    table = TABLES[args.table]
+    unknown = [name for name in args.only or [] if name not in table]
+    if unknown:
+        parser.error(f"--only {' '.join(unknown)}: not in the {args.table} table; it has {', '.join(table)}")
+    return [table[name] for name in args.only or table]
+
+
+def checked_configs(chosen: list[Experiment], overrides: dict, parser: argparse.ArgumentParser
+                    ) -> dict[Job, TrainConfig]:
+    """Every run's settings, each checked (its device too) before anything runs."""
+    try:
+        configs = {(e.name, seed): e.config(seed, **overrides) for e in chosen for seed in e.seeds}
+        for cfg in configs.values():
+            pick_device(cfg.device)
+    except ConfigError as err:
+        parser.error(str(err))
+    return configs
+
+
+def other_runs(out: Path, seeds: tuple[int, ...]) -> list[str]:
+    """Run folders in `out` that this experiment would not write."""
     ours = {f"seed{s}" for s in seeds}
     return sorted(p.parent.name for p in out.glob("*/metrics.json") if p.parent.name not in ours)
 
 
-def summarise(out: Path, seeds: list[int], footer: str = "") -> str:
-    """Write results.md, results.csv and accuracy.png for this sweep's runs in `out`; return the markdown."""
-    runs = load_runs([out / f"seed{s}" / "metrics.json" for s in seeds])
-    table = sweep_markdown(runs) + footer
-    (out / "results.md").write_text(table + "\n")
-    write_sweep_csv(runs, out / "results.csv")
-    plot_sweep(runs).savefig(out / "accuracy.png", dpi=100, bbox_inches="tight")
-    return table
+def clear_or_refuse(chosen: list[Experiment], root: Path, clear: bool, parser: argparse.ArgumentParser) -> None:
+    """With `clear`, delete the experiments' folders; else refuse a folder that holds runs of other seeds."""
+    for e in chosen:
+        out, others = root / e.name, other_runs(root / e.name, e.seeds)
+        if others and not clear:
+            parser.error(f"{shown(out)} holds runs that this sweep would not make ({', '.join(others)}); its summary "
+                         "would mix them in. Choose another --name, or add --clear to delete them.")
+        if clear and out.exists():
+            shutil.rmtree(out)
+            print(f"cleared {shown(out)}")
+
+
+def seeds_line(what: str, label: str, seeds: list[int]) -> None:
+    """Print which seeds of an experiment `what` applies to, if any."""
+    if seeds:
+        print(f"{what}: {label}seed{'s' * (len(seeds) > 1)} {' '.join(map(str, seeds))}")
+
+
+def plan(chosen: list[Experiment], configs: dict[Job, TrainConfig], root: Path, labelled: bool
+         ) -> dict[Job, TrainConfig]:
+    """The runs to train, each fresh or resumed; says which seeds are kept and which go on from a checkpoint."""
+    work = {}
+    for e in chosen:
+        todo = {seed: to_run(root / e.name / f"seed{seed}", configs[e.name, seed]) for seed in e.seeds}
+        work.update({(e.name, seed): cfg for seed, cfg in todo.items() if cfg})
+        label = f"{e.name} " if labelled else ""
+        seeds_line("kept, finished with these settings", label, [s for s, cfg in todo.items() if cfg is None])
+        seeds_line("interrupted, to go on from the checkpoint", label,
+                   [s for s, cfg in todo.items() if cfg and cfg.resume])
+    return work
+
+
+def train(work: dict[Job, TrainConfig], root: Path, jobs: int, threads: int, labelled: bool) -> dict[str, float]:
+    """Run `work` through one pool of `jobs` workers; returns, per experiment, the seconds until its last run."""
+    began, ended = time.perf_counter(), {}
+    with ProcessPoolExecutor(jobs, initializer=limit_threads, initargs=(threads,)) as pool:
+        futures = {pool.submit(run_one, root / name / f"seed{seed}", cfg): (name, seed)
+                   for (name, seed), cfg in work.items()}
+        for done, future in enumerate(as_completed(futures), start=1):
+            (name, seed), run = futures[future], RunRecord.load(future.result())
+            ended[name] = elapsed = time.perf_counter() - began
+            eta = elapsed / done * (len(work) - done)  # runs finish at a steady rate once every job is busy
+            validation = f", validation {run.validation_accuracy[-1]:.2f}%" if run.validation_accuracy else ""
+            label = f"{name} " if labelled else ""
+            print(f"{label}seed {seed}: final {run.final_test_accuracy:.2f}% (best "
+                  f"{run.best_test_accuracy:.2f}%){validation}, {run.total_seconds:.0f} s of training; {done} of "
+                  f"{len(work)} done, about {eta / 60:.0f} min left", flush=True)
+    return ended
 
 
 def settings_text(record: RunRecord) -> str:
     """The settings a run trained with, where they differ from TrainConfig's defaults, read from its record."""
     config = {k: v for k, v in record.config.items() if k in field_names()}
     changed = changed_settings(TrainConfig(**config))
-    return ", ".join(f"{k}={v!r}" for k, v in changed.items() if k not in SET_BY_THE_SWEEP or k == "threads")
+    return ", ".join(f"{k}={v!r}" for k, v in changed.items() if k not in SET_BY_THE_RUNNER or k == "threads")
+
+
+def summarise(out: Path, seeds: tuple[int, ...], kept: int, jobs: int, seconds: float, command: str) -> str:
+    """Write results.md, results.csv and accuracy.png for the runs of `seeds` in `out`; return the markdown."""
+    runs = load_runs([out / f"seed{s}" / "metrics.json" for s in seeds])
+    if kept == len(seeds):  # a summary of earlier runs (a renamed folder, a changed command): no wall time to report
+        made = f"{len(seeds)} runs, all kept: {WHY_KEPT}"
+    else:
+        kept_text = f" ({kept} of them kept: {WHY_KEPT})" if kept else ""
+        made = f"{len(seeds)} runs{kept_text}, {jobs} at a time: {seconds:.0f} s wall time in all"
+    table = (f"{sweep_markdown(runs)} Settings: {settings_text(runs[0][1])}; TrainConfig's defaults otherwise. {made}. "
+             f"Made by `{command}`.")
+    (out / "results.md").write_text(table + "\n")
+    write_sweep_csv(runs, out / "results.csv")
+    figure = plot_sweep(runs)
+    figure.savefig(out / "accuracy.png", dpi=100, bbox_inches="tight")
+    plt.close(figure)
+    return table
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="baseline")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
-    parser.add_argument("--jobs", type=int, default=1, help="runs at once (each gets cores / jobs threads)")
+    parser.add_argument("--table", choices=sorted(TABLES), help="run a table of utils/experiments.py")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="with --table: only these of its experiments")
+    parser.add_argument("--model", help="the sweep's model; default: baseline")
+    parser.add_argument("--seeds", type=int, nargs="+", help="the sweep's seeds; default: 1 2 3 4 5")
+    parser.add_argument("--jobs", type=int, help="runs at once (each gets cores / jobs threads); default: 1, 2 for "
+                        "a table")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="a training setting, e.g. --param epochs=3 --param bf16=True")
-    parser.add_argument("--name", help="folder under the root; default: sweep-<model>")
-    parser.add_argument("--root", type=Path, default=ROOT / "runs", help="default: runs/ (ignored by git)")
-    parser.add_argument("--clear", action="store_true", help="delete runs of other seeds in the folder first")
+    parser.add_argument("--name", help="the sweep's folder under the root; default: sweep-<model>")
+    parser.add_argument("--root", type=Path, help="default: runs/ (ignored by git), results/ for a table")
+    parser.add_argument("--clear", action="store_true", help="delete the experiments' folders first")
     args = parser.parse_args(argv)
-    if args.jobs < 1:
+    jobs = args.jobs if args.jobs is not None else 2 if args.table else 1
+    if jobs < 1:
         parser.error("--jobs must be at least 1")
-    if len(set(args.seeds)) != len(args.seeds):
-        parser.error("--seeds lists a seed twice")
-
-    threads = threads_per_job(args.jobs)
-    try:  # every setting is checked before anything runs
-        cfg = TrainConfig.recipe(args.model, **parse_parameters(args.param, parser), threads=threads,
-                                 check_target=False, progress=False)
-        for seed in args.seeds:
-            TrainConfig(**{**cfg.to_dict(), "seed": seed})
-    except ConfigError as err:
-        parser.error(str(err))
-    out = (args.root / (args.name or f"sweep-{args.model}")).resolve()
-    others = other_runs(out, args.seeds)
-    if others and not args.clear:
-        parser.error(f"{shown(out)} holds runs that this sweep would not make ({', '.join(others)}); its summary "
-                     "would mix them in. Choose another --name, or add --clear to delete them.")
-    if others:
-        shutil.rmtree(out)
-        print(f"cleared {shown(out)} ({', '.join(others)})")
-
-    parameters = changed_settings(cfg)  # the training notebook's defaults are TrainConfig's
-    began = time.perf_counter()
-    print(f"{len(args.seeds)} runs of {args.model} into {shown(out)}, {args.jobs} at a time with {threads} "
-          f"thread{'s' * (threads > 1)} each", flush=True)
-    kept = [s for s in args.seeds if finished(out / f"seed{s}" / "metrics.json", replace(cfg, seed=s))]
-    if kept:
-        print(f"kept, finished with these settings: seed{'s' * (len(kept) > 1)} {' '.join(map(str, kept))}")
-    todo = [s for s in args.seeds if s not in kept]
-    with ProcessPoolExecutor(args.jobs, initializer=_limit_threads, initargs=(threads,)) as pool:
-        seeds = {pool.submit(run_one, seed, out, parameters): seed for seed in todo}
-        for done, future in enumerate(as_completed(seeds), start=1):
-            seed = seeds[future]
-            run = RunRecord.load(future.result())
-            elapsed = time.perf_counter() - began
-            left = len(todo) - done
-            eta = elapsed / done * left if left else 0  # runs finish at a steady rate once every job is busy
-            print(f"seed {seed}: final {run.final_test_accuracy:.2f}% (best {run.best_test_accuracy:.2f}%), "
-                  f"{run.total_seconds:.0f} s of training; {done} of {len(todo)} done, "
-                  f"about {eta / 60:.0f} min left", flush=True)
-    run = RunRecord.load(out / f"seed{args.seeds[0]}" / "metrics.json")
+    chosen = chosen_experiments(args, parser)
+    root = (args.root or (RESULTS if args.table else ROOT / "runs")).resolve()
+    root = root / JOURNEY_DIR.name if args.table == "journey" else root
+    threads = max(1, (os.cpu_count() or 1) // jobs)  # the cores shared out
+    overrides = dict(parse_parameters(args.param, parser), threads=threads, check_target=False, progress=False)
+    configs = checked_configs(chosen, overrides, parser)
+    clear_or_refuse(chosen, root, args.clear, parser)
+    began, each = time.perf_counter(), f"{threads} thread{'s' * (threads > 1)} each"
+    where = root if args.table else root / chosen[0].name
+    print(f"{len(configs)} runs of {args.table or chosen[0].model} into {shown(where)}, {jobs} at a time with {each}",
+          flush=True)
+    work = plan(chosen, configs, root, bool(args.table))
+    ended = train(work, root, jobs, threads, bool(args.table))
     command = f"python scripts/sweep.py {' '.join(argv if argv is not None else sys.argv[1:])}"
-    why_kept = "finished earlier in this folder with these settings"
-    if not todo:  # a summary of earlier runs (a renamed folder, a changed command): no wall time to report
-        made = f"{len(args.seeds)} runs, all kept: {why_kept}"
-    else:
-        kept_text = f" ({len(kept)} of them kept: {why_kept})" if kept else ""
-        made = (f"{len(args.seeds)} runs{kept_text}, {args.jobs} at a time: {time.perf_counter() - began:.0f} s wall "
-                "time in all")
-    footer = (f" Settings: {settings_text(run)}; TrainConfig's defaults otherwise. {made}. Made by `{command}`.")
-    print(summarise(out, args.seeds, footer))
-    print(f"Results in {shown(out)}.")
+    if args.table == "journey":
+        kept = len(configs) - len(work)
+        made = f"{len(work)} runs made" + (f" ({kept} kept from earlier)" if kept else "")
+        minutes = (time.perf_counter() - began) / 60
+        print(write_journey_summary(root, f"{made}, {jobs} at a time with {each}: {minutes:.0f} min wall time in all. "
+                                          f"Made by `{command}`."))
+        return
+    for e in chosen:
+        kept = sum((e.name, s) not in work for s in e.seeds)
+        print(summarise(root / e.name, e.seeds, kept, jobs, ended.get(e.name, 0.0), command))
+        print(f"Results in {shown(root / e.name)}.")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.checkpoint import CheckpointError  # noqa: E402
-from utils.config import ConfigError, TrainConfig, choices, config_defaults, setting_docs  # noqa: E402
+from utils.config import ConfigError, TrainConfig, config_defaults, setting_docs  # noqa: E402
 from utils.data import MNISTDataError  # noqa: E402
 from utils.results import TargetNotMet, target_verdict  # noqa: E402
 from utils.train import TrainingDiverged, fit  # noqa: E402
@@ -26,19 +26,15 @@ def _bool(text: str) -> bool:
     return WORDS[text.lower()]
 
 
-def _bool_or_text(text: str) -> bool | str:
-    return WORDS.get(text.lower(), text)
-
-
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
     """A TrainConfig from `--name value` flags; settings not given come from the model's recipe."""
     parser = argparse.ArgumentParser(description="Train a course model on MNIST.")
-    docs, choice = setting_docs(), choices()
     for name, default in config_defaults().items():
-        takes_bools = any(isinstance(c, bool) for c in choice.get(name, ()))
-        kind = _bool if isinstance(default, bool) else _bool_or_text if takes_bools else type(default)
-        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=None, metavar=type(default).__name__,
-                            help=f"{docs[name]} (default: {default!r})")
+        kind = _bool if type(default) is bool else type(default)
+        if name == "check_target":  # True, False or 'auto'
+            kind = lambda text: WORDS.get(text.lower(), text)  # noqa: E731
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, metavar=type(default).__name__,
+                            help=f"{setting_docs()[name]} (default: {default!r})")
     given = {k: v for k, v in vars(parser.parse_args(argv)).items() if v is not None}
     return TrainConfig.recipe(given.pop("model", "baseline"), **given)
 

@@ -29,7 +29,7 @@ def make_run(accuracies: list[float], seconds: float = 10.0, **settings) -> RunR
     run = RunRecord(model=cfg.model, parameters=16_146, config=cfg.to_dict(), device="cpu",
                     device_name=device_name(torch.device("cpu")), threads=2, torch_version=str(torch.__version__))
     for acc in accuracies:
-        run.add_epoch(0.1, 0.05, acc, seconds, 0.01, 0.9)
+        run.add_epoch(train_loss=0.1, test_loss=0.05, test_accuracy=acc, epoch_seconds=seconds, lr=0.01, momentum=0.9)
     return run
 
 

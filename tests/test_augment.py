@@ -37,7 +37,7 @@ def test_same_generator_seed_same_result():
 
 def test_transforms_stay_within_their_ranges():
     aug = RandomAffine(degrees=10, translate=0.1, scale=(0.9, 1.1), shear=0)
-    theta = aug.matrices(10_000, torch.Generator().manual_seed(0))
+    theta = aug.draw(10_000, torch.Generator().manual_seed(0)).matrices()
     linear, shift = theta[:, :, :2], theta[:, :, 2]
     zoom = 1 / torch.linalg.det(linear).sqrt()  # rotation has determinant 1
     angle = torch.atan2(linear[:, 1, 0], linear[:, 0, 0]).rad2deg()

@@ -6,8 +6,7 @@ import torch
 
 from utils.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from utils.config import ConfigError, TrainConfig
-from utils.resume import machine_differences
-from utils.train import fit
+from utils.train import fit, machine_differences
 
 SHORT = dict(epochs=1, data_fraction=0.02, progress=False, threads=2, device="cpu")
 

@@ -8,11 +8,9 @@ from utils.models import (
     MODELS,
     Baseline,
     Dropout,
-    PositionDropout,
-    baseline_layout,
     build_model,
+    convnet,
     count_parameters,
-    use_fast_dropout,
 )
 from utils.summary import parse_summary_rows, summary_table
 
@@ -85,7 +83,7 @@ def test_the_journey_layout_with_its_defaults_is_the_baseline_weight_for_weight(
     torch.manual_seed(0)
     reference = Baseline()
     torch.manual_seed(0)
-    built = baseline_layout()
+    built = convnet()
     assert repr(built) == repr(reference).replace("Baseline", "Sequential", 1)
     assert list(built.state_dict()) == list(reference.state_dict())
     pairs = zip(built.state_dict().values(), reference.state_dict().values(), strict=True)
@@ -113,17 +111,15 @@ def test_compact_model_is_under_8000_parameters_without_a_linear_layer():
 
 
 @pytest.mark.torchsummary
-def test_staged_net_reproduces_the_baseline_table_and_walks_to_the_compact_model():
-    from utils.architecture import COMPACT_STEPS, describe_compact_steps
-    from utils.models import StagedNet
+def test_one_builder_makes_the_baseline_and_walks_to_the_compact_model():
+    from utils.architecture import describe_compact_steps
 
     baseline_rows = renumbered(parse_summary_rows(summary_table(Baseline())), ("Dropout",))
-    assert renumbered(parse_summary_rows(summary_table(StagedNet()))) == baseline_rows
-    assert count_parameters(StagedNet(**COMPACT_STEPS[-1][1])) == count_parameters(build_model("compact"))
+    assert renumbered(parse_summary_rows(summary_table(convnet(dropout=0.0)))) == baseline_rows
     counts = [int(line.split("|")[3].replace(",", "")) for line in describe_compact_steps().splitlines()[2:]]
     assert counts[0] == 16146 and counts[-1] == count_parameters(build_model("compact")) <= 8000
     with pytest.raises(ValueError, match="head='mlp' is not allowed"):
-        StagedNet(head="mlp")
+        convnet(head="mlp")
 
 
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
@@ -140,36 +136,3 @@ def test_dropout_drops_its_share_keeps_the_mean_and_the_layout(layout):
     torch.manual_seed(0)
     assert torch.equal(Dropout(0.05)(x), y)  # seeded like any torch random draw
     assert Dropout(0.05).eval()(x) is x and Dropout(0.0)(x) is x
-
-
-@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
-@pytest.mark.parametrize("p", [0.05, 0.5])
-def test_position_dropout_drops_each_value_with_probability_p_and_keeps_the_layout(layout, p):
-    x = torch.ones(64, 16, 28, 28).contiguous(memory_format=layout).requires_grad_()
-    torch.manual_seed(0)
-    y = PositionDropout(p)(x)
-    # 802,816 values: the share's std is 0.0006 at p=0.5; a count of n*p positions (no Poisson correction)
-    # would drop 39% at p=0.5 and 4.9% at p=0.05
-    assert (y == 0).float().mean().item() == pytest.approx(p, abs=0.003 if p == 0.5 else 0.0007)
-    assert y.max().item() == pytest.approx(1 / (1 - p)) and y.is_contiguous(memory_format=layout)
-    grad = torch.randn_like(x).contiguous(memory_format=torch.contiguous_format)  # another layout than y's
-    y.backward(grad)
-    assert torch.equal(x.grad, grad * (y.detach() != 0) * (1 / (1 - p)))
-    torch.manual_seed(0)
-    assert torch.equal(PositionDropout(p)(x), y)  # seeded like any torch random draw
-
-
-def test_position_dropout_drops_values_independently():
-    torch.manual_seed(0)
-    drops = torch.stack([PositionDropout(0.3)(torch.ones(3)) == 0 for _ in range(20_000)]).float()
-    assert drops.mean(0).tolist() == pytest.approx([0.3] * 3, abs=0.012)  # std 0.0032 each
-    both = (drops[:, 0] * drops[:, 1]).mean().item()
-    assert both == pytest.approx(0.09, abs=0.008)  # p^2: one value's drop says nothing about another's
-
-
-def test_fast_dropout_swaps_only_the_dropout_layers_and_evaluates_the_same():
-    model, reference = Baseline(), Baseline()
-    reference.load_state_dict(model.state_dict())
-    assert use_fast_dropout(model) == 2 and sum(type(m) is PositionDropout for m in model.modules()) == 2
-    x = torch.randn(4, 1, 28, 28)
-    assert torch.equal(model.eval()(x), reference.eval()(x))

@@ -1,10 +1,17 @@
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+
+from utils.config import TrainConfig
+from utils.experiments import finished
+from utils.machine import pick_device
 
 pytest.importorskip("papermill")  # sweeps run the training notebook through papermill
 
@@ -69,3 +76,59 @@ def test_a_folder_with_other_runs_is_refused(tiny_sweep):
 def test_a_wrong_parameter_is_refused_before_anything_runs(tmp_path, argument, message):
     refused = sweep("--seeds", "1", "--root", str(tmp_path), "--param", argument, ok=False)
     assert message in refused.stderr and not any(tmp_path.iterdir())
+
+
+def test_clear_trains_the_named_seeds_again(tiny_sweep, tmp_path):
+    shutil.copytree(tiny_sweep, tmp_path / "sweep-baseline")
+    metrics = tmp_path / "sweep-baseline" / "seed3" / "metrics.json"
+    before = json.loads(metrics.read_text())["epoch_seconds"]
+    again = sweep("--seeds", "3", "4", "--jobs", "2", "--root", str(tmp_path), *TINY, "--clear").stdout
+    assert "kept" not in again and "cleared" in again
+    assert json.loads(metrics.read_text())["epoch_seconds"] != before  # trained again
+
+
+def test_a_run_is_kept_only_if_it_trained_with_the_same_compile_and_device(finished_run, saved_runs):
+    run = finished_run([99.0, 99.5], seed=1, threads=1, device="cpu")
+    metrics = saved_runs({"seed1": run}) / "seed1" / "metrics.json"
+    cfg = TrainConfig(epochs=2, seed=1, threads=1, device="cpu")
+    assert finished(metrics, cfg)
+    assert not finished(metrics, TrainConfig(**{**cfg.to_dict(), "compile": True}))
+    assert not finished(metrics, TrainConfig(**{**cfg.to_dict(), "threads": 2}))
+    run.device = "cuda" if pick_device("cpu").type != "cuda" else "cpu"  # a record of another device than cfg's
+    metrics.write_text(json.dumps(run.to_dict()))
+    assert not finished(metrics, cfg)
+
+
+def interrupt_once_a_checkpoint_appears(args: list[str], root: Path) -> None:
+    """Start the runner and kill it, its kernels too, once a run under `root` has written its first checkpoint."""
+    runner = subprocess.Popen([sys.executable, "scripts/sweep.py", *args, "--root", str(root)], cwd=REPO,
+                              start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 900
+    while not list(root.glob("**/checkpoint.pt")):
+        assert runner.poll() is None and time.monotonic() < deadline, "the runner ended before it was interrupted"
+        time.sleep(0.1)
+    os.killpg(runner.pid, signal.SIGKILL)
+    runner.wait()
+    time.sleep(5)  # a kernel exits within a second or two of seeing its parent gone
+
+
+def read(metrics: Path, key: str) -> list[float]:
+    return json.loads(metrics.read_text())[key] if metrics.exists() else []
+
+
+@pytest.mark.parametrize("args, folder", [
+    (["--seeds", "1", "2", "--jobs", "1", "--param", "epochs=3", "--param", "data_fraction=0.03"], "sweep-baseline"),
+    (["--table", "journey", "--only", "6-one-cycle", "--param", "epochs=2", "--param", "data_fraction=0.03"],
+     "journey/6-one-cycle"),
+], ids=["sweep", "journey"])
+def test_an_interrupted_run_goes_on_where_it_stopped(tmp_path, args, folder):
+    stopped, whole = tmp_path / "stopped", tmp_path / "whole"
+    interrupt_once_a_checkpoint_appears(args, stopped)
+    metrics = sorted((stopped / folder).glob("seed*/checkpoint.pt"))[0].parent / "metrics.json"
+    before = read(metrics, "epoch_seconds")
+    assert len(before) < int(args[-3].removeprefix("epochs="))  # stopped before its last epoch
+    assert "interrupted, to go on from the checkpoint" in sweep(*args, "--root", str(stopped)).stdout
+    assert read(metrics, "epoch_seconds")[:len(before)] == before  # those epochs were not trained again
+    sweep(*args, "--root", str(whole))
+    assert ({p.parent.name: read(p, "test_accuracy") for p in (stopped / folder).glob("seed*/metrics.json")}
+            == {p.parent.name: read(p, "test_accuracy") for p in (whole / folder).glob("seed*/metrics.json")})

@@ -104,7 +104,7 @@ def test_the_recorded_momentum_is_the_momentum_that_trained(short_run, tmp_path)
     """The one-cycle schedule drives momentum: the record holds its values, and changing it changes training."""
     run, _ = short_run
     cfg = TrainConfig(**SHORT)
-    rates, momenta = rates_and_momenta(cfg, 3000)
+    rates, momenta = rates_and_momenta(cfg)
     peak = rates.index(max(rates))
     assert momenta[0] == cfg.momentum == 0.95 and momenta.index(min(momenta)) == peak
     assert min(momenta) == pytest.approx(cfg.min_momentum, abs=1e-3)
@@ -226,7 +226,7 @@ def test_failed_checkpoint_write_stops_the_run_and_keeps_the_previous_one(tmp_pa
 
     monkeypatch.setattr(checkpoint.torch, "save", save_then_fail)
     with pytest.raises(CheckpointError, match="Could not write the checkpoint .* \\(No space left on device\\); "
-                                              "the previous checkpoint, if any, is unchanged"):
+                                              "the previous one is unchanged"):
         fit(TrainConfig(run_name="full", runs_dir=str(tmp_path), **{**SHORT, "epochs": 3}))
     assert load_checkpoint(tmp_path / "full" / "checkpoint.pt")["epoch"] == 1
     assert sorted(p.name for p in (tmp_path / "full").iterdir()) == ["checkpoint.pt", "metrics.json"]
@@ -246,7 +246,7 @@ def test_an_interrupted_run_is_not_overwritten_by_a_fresh_start(tmp_path, monkey
     with pytest.raises(KeyboardInterrupt):
         fit(TrainConfig(**cfg))
     monkeypatch.setattr(train, "train_epoch", real_epoch)
-    with pytest.raises(ConfigError, match="holds an interrupted run \\(epoch 1 of 3\\); continue it with resume=True"):
+    with pytest.raises(ConfigError, match="holds an interrupted run \\(epoch 1 of 3\\). Continue it with resume=True"):
         fit(TrainConfig(**cfg))
     assert fit(TrainConfig(**{**cfg, "resume": True})).epochs == 3
 
@@ -349,3 +349,10 @@ def test_a_compiled_run_learns_where_a_compiler_works(tmp_path):
     model = load_trained_model(tmp_path / "compiled")
     _, accuracy, _ = evaluate(model, training_and_test(torch.device("cpu"), cfg.data_fraction, cfg.seed)[1])
     assert accuracy == run.test_accuracy[-1]
+
+
+def test_the_schedule_counts_the_steps_of_the_images_left_after_the_validation_hold_out():
+    cfg = TrainConfig(epochs=2, batch_size=1000, validation=10_000)
+    rates, _ = rates_and_momenta(cfg)
+    assert len(rates) == 2 * 50  # 50,000 training images: 50 batches an epoch, not 60
+    assert len(rates) == prepare(cfg).scheduler.total_steps

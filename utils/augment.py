@@ -37,10 +37,6 @@ class RandomAffine:
         shift = torch.stack([uniform(-self.translate, self.translate) for _ in range(2)], dim=1)
         return Draw(angle, shear, zoom, shift)
 
-    def matrices(self, n: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
-        """(n, 2, 3) matrices mapping output to input coordinates, as `affine_grid` expects."""
-        return self.draw(n, generator, device).matrices()
-
     def __call__(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Augment float images (N, C, H, W) whose background is 0 (i.e. before normalising)."""
         return self.draw(images.shape[0], generator, images.device).apply(images)

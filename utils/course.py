@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
+
+from .config import ROOT
 
 REPO_URL = "https://github.com/mnist-course/mnist-under-20k"
 REPO_URL_VARIABLE = "COURSE_REPO_URL"  # set it to clone a fork or a local copy instead
@@ -15,7 +16,6 @@ BRANCH = "main"
 CLONE_FOLDER = "mnist-under-20k"  # where Colab's set-up clones the course, beside the notebook
 COLAB_MARKER = "COLAB_RELEASE_TAG"  # set in every Colab runtime
 COLAB_LACKS = ("torchsummary",)  # of requirements.txt, all that a Colab runtime does not already have
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def colab_badge(notebook: str) -> str:

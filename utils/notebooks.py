@@ -5,10 +5,10 @@ from pathlib import Path
 
 import nbformat
 
-from .config import TrainConfig, parameters_cell
+from .config import ROOT, TrainConfig, parameters_cell
 from .course import SETUP_CELL, colab_badge
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = ROOT / "notebooks"
 BADGE_PREFIX = "[![Open In Colab]"
 
 # Notebooks whose `parameters` cell lists every training setting, generated from these configs.
@@ -23,53 +23,30 @@ def course_notebooks() -> list[Path]:
     return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
-def generated_cells(path: Path) -> dict[str, str]:
-    """What the generated cells of a notebook must hold: 'badge', 'setup' and, where it has one generated,
-    'parameters'."""
-    cells = {"badge": colab_badge(path.name), "setup": SETUP_CELL}
-    if path.name in TRAINING_PARAMETERS:
-        cells["parameters"] = parameters_cell(TRAINING_PARAMETERS[path.name])
-    return cells
-
-
-def _find(nb, role: str):
-    """The cell that holds the badge, the set-up or the parameters."""
-    if role == "badge":
-        return nb.cells[0]
-    if role == "setup":
-        return next(c for c in nb.cells if c.cell_type == "code")
-    return next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-
-
-def _badge_line(cell) -> str:
-    return next(line for line in cell.source.splitlines() if line.startswith(BADGE_PREFIX))
+def generated_parts(nb, name: str) -> list[tuple[nbformat.NotebookNode, str, str]]:
+    """(cell, the part of it generated, what the code generates now) for notebook `name`: its Colab badge line,
+    its set-up cell and, where it has one generated, its parameters cell."""
+    badge, setup = nb.cells[0], next(c for c in nb.cells if c.cell_type == "code")
+    parts = [(badge, next(line for line in badge.source.splitlines() if line.startswith(BADGE_PREFIX)),
+              colab_badge(name)), (setup, setup.source, SETUP_CELL)]
+    if name in TRAINING_PARAMETERS:
+        cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+        parts.append((cell, cell.source, parameters_cell(TRAINING_PARAMETERS[name])))
+    return parts
 
 
 def stale_cells(path: Path) -> list[str]:
-    """The generated cells of `path` that differ from what the code generates now."""
+    """The first lines of the generated parts of `path` that differ from what the code generates now."""
     nb = nbformat.read(path, as_version=4)
-    stale = []
-    for role, text in generated_cells(path).items():
-        current = _badge_line(_find(nb, role)) if role == "badge" else _find(nb, role).source
-        if current != text:
-            stale.append(role)
-    return stale
+    return [now.split("\n")[0] for _, now, wanted in generated_parts(nb, path.name) if now != wanted]
 
 
 def write_generated_cells(path: Path) -> None:
-    """Bring the generated cells of `path` up to date, leaving every other cell as it is."""
+    """Bring the generated parts of `path` up to date, leaving everything else as it is."""
     nb = nbformat.read(path, as_version=4)
-    for role, text in generated_cells(path).items():
-        cell = _find(nb, role)
-        cell.source = cell.source.replace(_badge_line(cell), text) if role == "badge" else text
+    for cell, now, wanted in generated_parts(nb, path.name):
+        cell.source = wanted if now == cell.source else cell.source.replace(now, wanted)
     nbformat.write(nb, path)
-
-
-def as_terminal_shows(text: str) -> str:
-    """A stream's text as a terminal leaves it: each line ends as its last carriage return left it (progress
-    bars that redraw themselves leave only their final state, or nothing if they erase themselves)."""
-    lines = [line.rsplit("\r", 1)[-1] for line in text.split("\n")]
-    return "\n".join(lines)
 
 
 def clean_executed(path: Path) -> None:
@@ -84,7 +61,7 @@ def clean_executed(path: Path) -> None:
         if cell.cell_type != "code":
             continue
         for output in cell.outputs:
-            if output.output_type == "stream":
-                output.text = as_terminal_shows(output.text)
+            if output.output_type == "stream":  # as a terminal leaves it: a progress bar's last state, or nothing
+                output.text = "\n".join(line.rsplit("\r", 1)[-1] for line in output.text.split("\n"))
         cell.outputs = [o for o in cell.outputs if o.output_type != "stream" or o.text.strip()]
     nbformat.write(nb, path)

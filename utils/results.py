@@ -1,4 +1,4 @@
-"""The record of a run (what metrics.json holds), its figures, the course target, and its table row."""
+"""The record of a run (what metrics.json holds), its figures, its table row, and the course target's verdict."""
 from __future__ import annotations
 
 import json
@@ -13,7 +13,7 @@ from .machine import thread_count
 from .models import build_model
 from .tables import cell, markdown_table
 
-# Figures a reader of metrics.json gets without recomputing them; derived from the per-epoch lists.
+# Figures a reader of metrics.json gets without recomputing them from the per-epoch lists.
 SUMMARY_KEYS = ("seed", "best_test_accuracy", "final_test_accuracy", "first_epoch_at_target", "total_seconds",
                 "seconds_to_target", "run_seconds", "target_accuracy")
 
@@ -45,38 +45,18 @@ class RunRecord:
     setup_seconds: float = 0.0  # before the first epoch: loading the data, building the model (each resume adds)
     misread: list[list[int]] = field(default_factory=list)  # [test index, predicted digit] at the last epoch
 
-    def add_epoch(self, train_loss: float, test_loss: float, accuracy: float, seconds: float, lr: float,
-                  momentum: float, validation: tuple[float, float] | None = None,
-                  misread: list[list[int]] | None = None, train_accuracy: float | None = None) -> None:
-        """Record one epoch; `validation` is (loss, accuracy) on the held-out images, where the run has them;
-        `misread` (each misread test digit's index and the digit predicted) replaces the previous epoch's."""
-        for name, value in (("train_loss", train_loss), ("test_loss", test_loss), ("test_accuracy", accuracy),
-                            ("epoch_seconds", seconds), ("lr", lr), ("momentum", momentum)):
+    def add_epoch(self, misread: list[list[int]] | None = None, **figures: float) -> None:
+        """Append one epoch's figures, each named as its list; `misread` replaces the previous epoch's."""
+        for name, value in figures.items():
             getattr(self, name).append(value)
-        if validation is not None:
-            self.validation_loss.append(validation[0])
-            self.validation_accuracy.append(validation[1])
-        if train_accuracy is not None:
-            self.train_accuracy.append(train_accuracy)
-        if misread is not None:
-            self.misread = misread
+        self.misread = self.misread if misread is None else misread
 
-    @property
-    def seed(self) -> int:
-        return self.config["seed"]
-
-    @property
-    def epochs(self) -> int:
-        """Epochs trained so far."""
-        return len(self.test_accuracy)
-
-    @property
-    def best_test_accuracy(self) -> float | None:
-        return max(self.test_accuracy, default=None)
-
-    @property
-    def final_test_accuracy(self) -> float | None:
-        return self.test_accuracy[-1] if self.test_accuracy else None
+    seed = property(lambda self: self.config["seed"])
+    epochs = property(lambda self: len(self.test_accuracy), doc="Epochs trained so far.")
+    best_test_accuracy = property(lambda self: max(self.test_accuracy, default=None))
+    final_test_accuracy = property(lambda self: self.test_accuracy[-1] if self.test_accuracy else None)
+    total_seconds = property(lambda self: sum(self.epoch_seconds), doc="Training and evaluating, all epochs.")
+    run_seconds = property(lambda self: self.setup_seconds + self.total_seconds, doc="Start-up included.")
 
     @property
     def first_epoch_at_target(self) -> int | None:
@@ -84,24 +64,12 @@ class RunRecord:
         return next((i + 1 for i, acc in enumerate(self.test_accuracy) if acc >= TARGET_ACCURACY), None)
 
     @property
-    def total_seconds(self) -> float:
-        """Training and evaluating, all epochs."""
-        return sum(self.epoch_seconds)
-
-    @property
-    def run_seconds(self) -> float:
-        """The whole run, start-up included."""
-        return self.setup_seconds + self.total_seconds
-
-    @property
     def seconds_to_target(self) -> float | None:
         """From the start of the run to the end of the first epoch at the target, or None."""
         first = self.first_epoch_at_target
         return None if first is None else self.setup_seconds + sum(self.epoch_seconds[:first])
 
-    @property
-    def target_accuracy(self) -> float:
-        return TARGET_ACCURACY
+    target_accuracy = property(lambda self: TARGET_ACCURACY)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), **{key: getattr(self, key) for key in SUMMARY_KEYS}}
@@ -127,13 +95,10 @@ def describe_device(run: RunRecord) -> str:
     return f"{run.device}{name}{threads}"
 
 
-# The columns a run can show in a table: key -> header.
-COLUMNS = {
-    "run": "run", "model": "model", "parameters": "parameters", "seed": "seed", "epochs": "epochs",
-    "best": "best %", "final": "final %", "first_at_target": f"first epoch at {TARGET_ACCURACY}%",
-    "seconds": "seconds", "to_target": f"seconds to {TARGET_ACCURACY}%", "run_seconds": "whole run s",
-    "device": "device",
-}
+COLUMNS = {"run": "run", "model": "model", "parameters": "parameters", "seed": "seed", "epochs": "epochs",  # headers
+           "best": "best %", "final": "final %", "first_at_target": f"first epoch at {TARGET_ACCURACY}%",
+           "seconds": "seconds", "to_target": f"seconds to {TARGET_ACCURACY}%", "run_seconds": "whole run s",
+           "device": "device"}
 
 
 def run_row(name: str, run: RunRecord) -> dict[str, Any]:
@@ -145,7 +110,7 @@ def run_row(name: str, run: RunRecord) -> dict[str, Any]:
 
 
 def format_cell(key: str, value) -> str:
-    """How each column is written: thousands separators, two decimals for accuracies, whole seconds."""
+    """Thousands separators for parameters, whole seconds, two decimals for accuracies."""
     if key == "parameters":
         return f"{value:,}"
     if key in ("seconds", "to_target", "run_seconds"):
@@ -167,20 +132,15 @@ def results_table(metrics_files: Sequence[Path]) -> str:
 
 def final_figures(run: RunRecord) -> str:
     """Markdown table of one run's headline figures, all read from its record."""
-    first = run.first_epoch_at_target
-    per_epoch = run.total_seconds / max(run.epochs, 1)
-    rows = [
-        ("model", run.model),
-        ("trainable parameters", f"{run.parameters:,}"),
-        ("epochs", run.epochs),
+    first, per_epoch = run.first_epoch_at_target, run.total_seconds / max(run.epochs, 1)
+    return markdown_table(["", ""], [
+        ("model", run.model), ("trainable parameters", f"{run.parameters:,}"), ("epochs", run.epochs),
         ("best test accuracy", f"{run.best_test_accuracy:.2f}%"),
         ("final test accuracy", f"{run.final_test_accuracy:.2f}%"),
         (f"first epoch at >= {TARGET_ACCURACY}%", first if first else "not reached"),
         (f"time to {TARGET_ACCURACY}%", f"{run.seconds_to_target:.0f} s" if first else "not reached"),
         ("whole run", f"{run.run_seconds:.0f} s: {run.setup_seconds:.0f} s start-up, {per_epoch:.1f} s per epoch"),
-        ("device", f"{describe_device(run)}, torch {run.torch_version}"),
-    ]
-    return markdown_table(["", ""], rows)
+        ("device", f"{describe_device(run)}, torch {run.torch_version}")])
 
 
 def summary_line(run: RunRecord) -> str:
@@ -190,11 +150,6 @@ def summary_line(run: RunRecord) -> str:
     return (f"{run.model}: {run.parameters:,} parameters, best {run.best_test_accuracy:.2f}%, "
             f"final {run.final_test_accuracy:.2f}%, first >= {TARGET_ACCURACY}% at {reached}; "
             f"{run.run_seconds:.0f} s in all on {run.device}")
-
-
-def is_full_run(config: dict) -> bool:
-    """A run on all training images for at least the default number of epochs, the one the target is for."""
-    return config["data_fraction"] == 1 and config["epochs"] >= TrainConfig().epochs
 
 
 def target_verdict(run: RunRecord, enforce: bool | str = "auto") -> str:
@@ -211,7 +166,8 @@ def target_verdict(run: RunRecord, enforce: bool | str = "auto") -> str:
         failures.append(f"{run.epochs} epochs > {MAX_EPOCHS}")
     if failures:
         verdict = "Course target NOT met: " + "; ".join(failures)
-        if enforce is True or (enforce == "auto" and is_full_run(run.config)):
+        full_run = run.config["data_fraction"] == 1 and run.config["epochs"] >= TrainConfig().epochs
+        if enforce is True or (enforce == "auto" and full_run):
             raise TargetNotMet(verdict)
         return verdict + " (not enforced: a shortened run, or check_target=False)."
     return (f"Target met: {final:.2f}% >= {TARGET_ACCURACY}% at the final epoch, {params:,} < {MAX_PARAMETERS:,} "

@@ -1,4 +1,5 @@
-"""One training loop, one test loop, and `fit`, which runs a whole configured training."""
+"""The training loop, evaluation, and `fit`: a whole configured run, checkpointed after every epoch and resumable
+exactly (same settings, same kind of device and, on a CPU, the same thread count, or it is refused)."""
 from __future__ import annotations
 
 import logging
@@ -15,37 +16,34 @@ from tqdm import tqdm
 
 from .augment import RandomAffine
 from .batchnorm import use_fast_batchnorm
-from .checkpoint import check_writable, load_checkpoint, remove_stale_temp_files, save_checkpoint, save_json
-from .config import TrainConfig
-from .data import Batches, training_validation_and_test
+from .checkpoint import CheckpointError, check_writable, load_checkpoint, save_checkpoint, save_json
+from .config import ConfigError, TrainConfig, resume_fields
+from .data import Batches, training_size, training_validation_and_test
 from .machine import device_name, pick_device, use_threads
-from .models import build_model, count_parameters, use_fast_dropout
+from .models import build_model, count_parameters
 from .results import RunRecord, summary_line
-from .resume import resume_or_start, snapshot
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
 
 
-# Times per epoch the host reads the running loss: each read waits for the device to finish its queue, so a
-# GPU epoch is paced by the GPU, not by Python; a NaN is still caught within the epoch it appears in.
+# Each read of the running loss waits for the device's queue; a few reads an epoch let a GPU run ahead of Python
+# while a NaN is still caught within the epoch it appears in.
 LOSS_CHECKS_PER_EPOCH = 8
+EVAL_BATCH = 256  # small enough for a batch's activations to stay in a CPU's cache
 
 
 def train_epoch(model: nn.Module, data: Batches, optimizer, scheduler, cfg: TrainConfig, generator: torch.Generator,
                 augment: RandomAffine | None, epoch: int) -> tuple[float, float]:
-    """One pass over the shuffled training set; returns the mean training loss and the percent of training
-    images classified right as they trained (augmented, dropout on)."""
+    """One pass over the shuffled training set; returns the mean loss and the percent right as it trained."""
     model.train()
     device = data.labels.device
-    order = torch.randperm(len(data.labels), generator=generator, device=device)
-    batches = order.split(cfg.batch_size)
+    batches = torch.randperm(len(data.labels), generator=generator, device=device).split(cfg.batch_size)
     check_every = math.ceil(len(batches) / LOSS_CHECKS_PER_EPOCH)
-    # the sum of per-image losses, on the device (float64 where the device has it: the same sum as in Python)
     total = torch.zeros((), dtype=torch.float32 if device.type == "mps" else torch.float64, device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
-    checked, seen = 0, 0
+    checked = seen = 0
     bar = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=not cfg.progress, mininterval=1.0)
     for i, idx in enumerate(bar, start=1):
         x, labels = data.inputs(idx, augment, generator, cfg.channels_last), data.labels[idx]
@@ -60,19 +58,13 @@ def train_epoch(model: nn.Module, data: Batches, optimizer, scheduler, cfg: Trai
         correct += (logits.detach().argmax(1) == labels).sum()
         seen += len(idx)
         if i % check_every == 0 or i == len(batches):
-            value = total.item()
-            if not math.isfinite(value):
-                raise TrainingDiverged(
-                    f"The loss became {value} at epoch {epoch}, in batches {checked + 1}-{i} of {len(batches)}. "
-                    "Try a lower learning rate (lr); the last complete epoch's checkpoint is kept.")
+            if not math.isfinite(value := total.item()):
+                raise TrainingDiverged(f"The loss became {value} at epoch {epoch}, in batches {checked + 1}-{i} of "
+                                       f"{len(batches)}. Try a lower learning rate (lr); the last complete epoch's "
+                                       "checkpoint is kept.")
             checked = i
             bar.set_postfix(loss=f"{value / seen:.4f}", refresh=False)
     return total.item() / len(data.labels), 100.0 * correct.item() / len(data.labels)
-
-
-# Images per evaluation batch: a 256-image batch's activations (12.8 MB at the baseline's widest layer) stay in a
-# CPU's cache and its allocator's free lists; 1,000-image batches took twice as long on a 2-core AMD EPYC.
-EVAL_BATCH = 256
 
 
 @torch.inference_mode()
@@ -86,46 +78,38 @@ def evaluate(model: nn.Module, data: Batches, batch_size: int = EVAL_BATCH) -> t
         loss += F.cross_entropy(logits, data.labels[idx], reduction="sum").item()
         predictions.append(logits.argmax(1))
     predicted = torch.cat(predictions)
-    accuracy = 100.0 * (predicted == data.labels).float().mean().item()
-    return loss / len(data.labels), accuracy, predicted.cpu()
+    return loss / len(data.labels), 100.0 * (predicted == data.labels).float().mean().item(), predicted.cpu()
 
 
-def to_device(model: nn.Module, device: torch.device, channels_last: bool = True) -> nn.Module:
-    """Move `model` to `device`, with channels-last weights where asked (faster convolutions)."""
-    return model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+def layout(channels_last: bool) -> torch.memory_format:
+    return torch.channels_last if channels_last else torch.contiguous_format
 
 
-def steps_per_epoch(cfg: TrainConfig, n_images: int) -> int:
+def steps_per_epoch(cfg: TrainConfig) -> int:
     """Optimiser steps in one epoch (the last batch may be smaller)."""
-    return math.ceil(n_images / cfg.batch_size)
+    return math.ceil(training_size(cfg.data_fraction, cfg.validation) / cfg.batch_size)
 
 
-def make_optimizer(model: nn.Module, cfg: TrainConfig, steps: int):
-    """SGD with weight decay (and Nesterov momentum, unless momentum is 0) under cfg.schedule: one-cycle, where
-    the learning rate warms up to `lr` and anneals to almost zero while momentum goes the other way, from
-    `momentum` down to `min_momentum` at the peak and back; or constant, `lr` and `momentum` throughout."""
+def make_optimizer(model: nn.Module, cfg: TrainConfig):
+    """SGD with weight decay (Nesterov momentum unless momentum is 0), and its schedule: one-cycle (the rate warms
+    up to `lr` and anneals to almost zero while momentum goes from `momentum` to `min_momentum` and back) or
+    constant."""
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0,
                                 weight_decay=cfg.weight_decay)
     if cfg.schedule == "constant":
         return optimizer, torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=cfg.lr, epochs=cfg.epochs, steps_per_epoch=steps, cycle_momentum=cfg.momentum > 0,
-        base_momentum=cfg.min_momentum, max_momentum=cfg.momentum)
-    return optimizer, scheduler
+    return optimizer, torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=cfg.lr, epochs=cfg.epochs, steps_per_epoch=steps_per_epoch(cfg),
+        cycle_momentum=cfg.momentum > 0, base_momentum=cfg.min_momentum, max_momentum=cfg.momentum)
 
 
-def current_momentum(optimizer) -> float:
-    return optimizer.param_groups[0]["momentum"]
-
-
-def rates_and_momenta(cfg: TrainConfig, n_images: int | None = None) -> tuple[list[float], list[float]]:
+def rates_and_momenta(cfg: TrainConfig) -> tuple[list[float], list[float]]:
     """The learning rate and the momentum at every step of a run, without training."""
-    n_images = n_images or round(60_000 * cfg.data_fraction)
-    optimizer, scheduler = make_optimizer(nn.Linear(1, 1), cfg, steps_per_epoch(cfg, n_images))
+    optimizer, scheduler = make_optimizer(nn.Linear(1, 1), cfg)
     rates, momenta = [], []
-    for _ in range(steps_per_epoch(cfg, n_images) * cfg.epochs):
+    for _ in range(steps_per_epoch(cfg) * cfg.epochs):
         rates.append(scheduler.get_last_lr()[0])
-        momenta.append(current_momentum(optimizer))
+        momenta.append(optimizer.param_groups[0]["momentum"])
         optimizer.step()
         scheduler.step()
     return rates, momenta
@@ -135,9 +119,7 @@ def seed_everything(seed: int, device: torch.device) -> torch.Generator:
     """Seed torch's global RNGs (init, dropout) and return a generator for shuffling and augmentation."""
     torch.manual_seed(seed)
     torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False  # same numbers on a GPU too
-    generator = torch.Generator(device=device)
-    generator.manual_seed(seed)
-    return generator
+    return torch.Generator(device=device).manual_seed(seed)
 
 
 @dataclass
@@ -150,57 +132,52 @@ class Training:
     threads: int
     model: nn.Module
     train: Batches
-    validation: Batches | None  # held-out training images, where cfg.validation asks for them
+    validation: Batches | None
     test: Batches
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     generator: torch.Generator
     augment: RandomAffine | None
-    forward: nn.Module  # what the training step calls: `model` itself, or compiled (cfg.compile)
+    forward: nn.Module  # what the training step calls: `model`, or `model` compiled
 
     def new_record(self) -> RunRecord:
-        config = {**self.cfg.to_dict(), "model": self.name}
-        return RunRecord(model=self.name, parameters=count_parameters(self.model), config=config,
-                         device=self.device.type, device_name=device_name(self.device), threads=self.threads,
+        return RunRecord(model=self.name, parameters=count_parameters(self.model),
+                         config={**self.cfg.to_dict(), "model": self.name}, device=self.device.type,
+                         device_name=device_name(self.device), threads=self.threads,
                          torch_version=str(torch.__version__))
+
+    @property
+    def machine(self) -> dict:  # what a resumed run must share with the one that wrote the checkpoint
+        return {"device": self.device.type, "threads": self.threads if self.device.type == "cpu" else None}
 
 
 def prepare(cfg: TrainConfig, model: nn.Module | None = None) -> Training:
-    """Seed, load the data, build (or take) the model, optimiser and schedule; writes nothing.
-
-    `model` is a network built elsewhere (in a notebook, say) to train instead of `cfg.model`; it is
-    initialised after seeding only if built here, so build it after `seed_everything` for a seeded start."""
-    device = pick_device(cfg.device)
-    threads = use_threads(cfg.threads)
+    """Seed, load the data, build (or take) the model, optimiser and schedule; writes nothing. A `model` built
+    elsewhere is initialised with this seed only if it is built after `seed_everything`."""
+    device, threads = pick_device(cfg.device), use_threads(cfg.threads)
     generator = seed_everything(cfg.seed, device)
     name = cfg.model if model is None else type(model).__name__
-    model = to_device(build_model(cfg.model) if model is None else model, device, cfg.channels_last)
+    model = (build_model(cfg.model) if model is None else model).to(device, memory_format=layout(cfg.channels_last))
     if cfg.fast_batchnorm:
         use_fast_batchnorm(model)
-    if cfg.fast_dropout:
-        use_fast_dropout(model)
     train, validation, test = training_validation_and_test(device, cfg.data_fraction, cfg.seed, cfg.validation)
-    optimizer, scheduler = make_optimizer(model, cfg, steps_per_epoch(cfg, len(train.labels)))
+    optimizer, scheduler = make_optimizer(model, cfg)
     augment = RandomAffine().scaled(cfg.augment_strength) if cfg.augment else None
     forward = model
     if cfg.compile:
-        first = train.inputs(torch.arange(min(cfg.batch_size, len(train.labels)), device=device),
-                             channels_last=cfg.channels_last)
-        forward = compiled_or_eager(model, first, cfg.bf16)
+        first = torch.arange(min(cfg.batch_size, len(train.labels)), device=device)
+        forward = compiled_or_eager(model, train.inputs(first, channels_last=cfg.channels_last), cfg.bf16)
     return Training(cfg, name, device, threads, model, train, validation, test, optimizer, scheduler, generator,
                     augment, forward)
 
 
 def compiled_or_eager(model: nn.Module, batch: torch.Tensor, bf16: bool = False) -> nn.Module:
-    """`model` compiled by torch.compile, after one trial training step on `batch` has compiled it; `model`
-    itself, with a warning saying why, where that fails (no C compiler, an unsupported platform). The trial
-    leaves no trace: weights, BatchNorm statistics, gradients and the random state are as before it."""
-    # a CUDA build of torch on a machine without CUDA logs a warning when it compiles: not the user's concern
-    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+    """`model` compiled after a trial training step on `batch`, or `model` itself with a warning where compiling
+    fails. The trial leaves no trace: weights, statistics, gradients and random state are as before."""
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)  # a CUDA build's warning on a CPU
     saved = {k: v.clone() for k, v in model.state_dict().items()}
     rng = torch.get_rng_state(), (torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
-    # static shapes: the one odd last batch of an epoch gets a second graph rather than slower dynamic kernels
-    compiled = torch.compile(model, dynamic=False)
+    compiled = torch.compile(model, dynamic=False)  # the odd last batch gets its own graph, not slower kernels
     try:
         model.train()
         with torch.autocast(batch.device.type, dtype=torch.bfloat16, enabled=bf16):
@@ -220,31 +197,90 @@ def compiled_or_eager(model: nn.Module, batch: torch.Tensor, bf16: bool = False)
             torch.cuda.set_rng_state_all(rng[1])
 
 
+def snapshot(run: Training, epoch: int, record: RunRecord) -> dict:
+    """Everything needed to continue after `epoch`; tensors and plain data only, so it loads with weights_only."""
+    return {"model_name": run.name, "epoch": epoch, "config": record.config, "metrics": record.to_dict(),
+            "machine": run.machine, "torch_version": str(torch.__version__),
+            "model_state": run.model.state_dict(), "optimizer_state": run.optimizer.state_dict(),
+            "scheduler_state": run.scheduler.state_dict(), "generator_state": run.generator.get_state(),
+            "torch_rng_state": torch.get_rng_state(),
+            "cuda_rng_state": torch.cuda.get_rng_state_all() if run.device.type == "cuda" else None}
+
+
+def machine_differences(saved: dict, current: dict) -> list[str]:
+    """How the machine of a resumed run differs from the one that wrote the checkpoint."""
+    if saved.get("device") != current["device"]:
+        return [f"it was trained on {saved.get('device')}, this run is on {current['device']}: resume with "
+                f"device={saved.get('device')!r} on a machine that has one"]
+    if saved.get("threads") != current["threads"]:
+        return [f"it was trained with {saved.get('threads')} CPU threads, this run has {current['threads']}: resume "
+                f"with threads={saved.get('threads')}"]
+    return []
+
+
+def resume_or_start(run: Training, record: RunRecord) -> tuple[RunRecord, int]:
+    """Restore the run's checkpoint when resuming, refuse to overwrite an interrupted run otherwise; returns the
+    record so far and the first epoch to train."""
+    cfg, path = run.cfg, run.cfg.run_dir / "checkpoint.pt"
+    if not path.exists():
+        if cfg.resume:
+            print(f"No checkpoint in {cfg.run_dir} yet: starting from epoch 1.")
+        return record, 1
+    state = load_checkpoint(path)
+    saved, done = state["config"], state["epoch"]
+    if not cfg.resume:
+        if done < saved["epochs"]:
+            raise ConfigError(f"{cfg.run_dir} holds an interrupted run (epoch {done} of {saved['epochs']}). Continue "
+                              "it with resume=True, or choose another run_name (or delete the folder) to start afresh.")
+        print(f"{cfg.run_dir} held a finished run; this run replaces it.")
+        return record, 1
+    shapes = [[(k, tuple(v.shape)) for k, v in s.items()] for s in (state["model_state"], run.model.state_dict())]
+    if shapes[0] != shapes[1]:
+        raise CheckpointError(f"{path} holds a {state['model_name']!r} network, whose layers differ from those of "
+                              f"{run.name!r}. Resume with the network that wrote it, or pick another run_name.")
+    changed = [f"{k}={record.config[k]!r} (checkpoint: {saved.get(k)!r})" for k in resume_fields()
+               if saved.get(k) != record.config[k]]
+    if changed:
+        raise ConfigError(f"Cannot resume {cfg.run_dir} with other settings: {', '.join(changed)}. Resume with the "
+                          "checkpoint's settings, or choose another run_name.")
+    if differences := machine_differences(state.get("machine", {}), run.machine):
+        raise ConfigError(f"Cannot resume {cfg.run_dir} exactly here: {'; '.join(differences)}. Or start a new run "
+                          "(another run_name) on this machine.")
+    run.model.load_state_dict(state["model_state"])
+    run.optimizer.load_state_dict(state["optimizer_state"])
+    run.scheduler.load_state_dict(state["scheduler_state"])
+    run.generator.set_state(state["generator_state"])
+    torch.set_rng_state(state["torch_rng_state"])
+    if state.get("cuda_rng_state") is not None:
+        torch.cuda.set_rng_state_all(state["cuda_rng_state"])
+    print(f"Resuming {cfg.run_dir.name} after epoch {done} of {cfg.epochs}.")
+    return RunRecord.from_dict(state["metrics"]), done + 1
+
+
 def fit(cfg: TrainConfig, model: nn.Module | None = None) -> RunRecord:
-    """Train `cfg.model`, or the given `model`, as configured; checkpoint and write metrics.json after every
-    epoch. A given model's run is named after its class unless `cfg.run_name` says otherwise."""
+    """Train `cfg.model`, or the given `model` (its run named after its class unless `cfg.run_name` says
+    otherwise); checkpoint and write metrics.json after every epoch."""
     began = time.perf_counter()
     if model is not None and not cfg.run_name:
         cfg = replace(cfg, run_name=type(model).__name__.lower())
     run = prepare(cfg, model)
     check_writable(cfg.run_dir)
     check_writable(cfg.metrics_file.parent)
-    remove_stale_temp_files(cfg.run_dir)
     record, start = resume_or_start(run, run.new_record())
     record.setup_seconds += time.perf_counter() - began
-
     for epoch in range(start, cfg.epochs + 1):
         began = time.perf_counter()
-        lr, momentum = run.scheduler.get_last_lr()[0], current_momentum(run.optimizer)
+        lr, momentum = run.scheduler.get_last_lr()[0], run.optimizer.param_groups[0]["momentum"]
         train_loss, train_accuracy = train_epoch(run.forward, run.train, run.optimizer, run.scheduler, cfg,
                                                  run.generator, run.augment, epoch)
         validation = evaluate(run.model, run.validation)[:2] if run.validation else None
         test_loss, accuracy, predicted = evaluate(run.model, run.test)
         seconds = time.perf_counter() - began
         wrong = (predicted != run.test.labels.cpu()).nonzero().flatten()
-        misread = torch.stack([wrong, predicted[wrong]], 1).tolist()
-        record.add_epoch(train_loss, test_loss, accuracy, seconds, lr, momentum, validation,
-                         misread=misread, train_accuracy=train_accuracy)
+        record.add_epoch(misread=torch.stack([wrong, predicted[wrong]], 1).tolist(), train_loss=train_loss,
+                         train_accuracy=train_accuracy, test_loss=test_loss, test_accuracy=accuracy,
+                         epoch_seconds=seconds, lr=lr, momentum=momentum,
+                         **dict(validation_loss=validation[0], validation_accuracy=validation[1]) if validation else {})
         validated = f"validation accuracy {validation[1]:.2f}%  " if validation else ""
         print(f"epoch {epoch:2d}/{cfg.epochs}  train loss {train_loss:.4f}  test loss {test_loss:.4f}  {validated}"
               f"test accuracy {accuracy:.2f}%  {seconds:.1f}s", flush=True)
@@ -256,9 +292,9 @@ def fit(cfg: TrainConfig, model: nn.Module | None = None) -> RunRecord:
 
 def load_trained_model(run_dir: str | Path, device: torch.device | str = "cpu",
                        model: nn.Module | None = None) -> nn.Module:
-    """The model saved in `run_dir`'s checkpoint, in eval mode on `device`. A model that is not in the
-    registry must be given (freshly built): its weights are loaded into it."""
+    """The model saved in `run_dir`'s checkpoint, in eval mode on `device`; a model not in the registry must be
+    given, freshly built."""
     state = load_checkpoint(Path(run_dir) / "checkpoint.pt")
     model = build_model(state["model_name"]) if model is None else model
     model.load_state_dict(state["model_state"])
-    return to_device(model, torch.device(device), state["config"].get("channels_last", True)).eval()
+    return model.to(device, memory_format=layout(state["config"].get("channels_last", True))).eval()

@@ -1,0 +1,292 @@
+"""The runs tables: an experiment is a model's recipe with some settings changed, trained once per seed by
+scripts/sweep.py into <root>/<name>/seed<N>/; and what the notebooks read from those runs."""
+from __future__ import annotations
+
+import csv
+import difflib
+import math
+import shutil
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .analysis import mean_spread, sweep_runs
+from .checkpoint import CheckpointError, load_checkpoint
+from .config import RESULTS, TARGET_ACCURACY, TrainConfig, changed_settings, resume_fields
+from .machine import pick_device
+from .models import build_model, count_parameters
+from .results import RunRecord
+from .tables import MarkdownText, markdown_table
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """The recipe of `model` with `settings`, trained once per seed; a journey step also says what it changes and
+    what its designer expects."""
+
+    name: str  # its folder under the root
+    model: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    seeds: tuple[int, ...] = (1, 2, 3, 4, 5)
+    change: str = ""
+    target: str = ""
+
+    def config(self, seed: int = 1, **overrides) -> TrainConfig:
+        """The settings of the run of `seed`, with `overrides` on top."""
+        return TrainConfig.recipe(self.model, **{**self.settings, "seed": seed, **overrides})
+
+
+def trained_as(config: dict, device: str, cfg: TrainConfig) -> bool:
+    """Whether a run with `config` on `device` trained as `cfg` asks: the settings a resume keeps (compile among
+    them), the threads, and the device `cfg` would train on here."""
+    done, wanted = {**TrainConfig().to_dict(), **config}, cfg.to_dict()
+    same = all(done[k] == wanted[k] for k in {*resume_fields(), "threads"})
+    return same and device == pick_device(cfg.device).type
+
+
+def finished(metrics: Path, cfg: TrainConfig) -> bool:
+    """Whether `metrics` records every epoch of a run trained as `cfg` asks."""
+    if not metrics.exists():
+        return False
+    run = RunRecord.load(metrics)
+    return run.epochs == cfg.epochs and trained_as(run.config, run.device, cfg)
+
+
+def resumable(checkpoint: Path, cfg: TrainConfig) -> bool:
+    """Whether `checkpoint` holds an unfinished run of `cfg` that can continue here exactly."""
+    try:
+        state = load_checkpoint(checkpoint)
+    except CheckpointError:  # none, cut short, or not this course's: the run starts afresh
+        return False
+    return state["epoch"] < cfg.epochs and trained_as(state["config"], state.get("machine", {}).get("device"), cfg)
+
+
+def to_run(run_dir: Path, cfg: TrainConfig) -> TrainConfig | None:
+    """What to train in `run_dir`: nothing where a run finished as `cfg` asks, a resume where an interrupted one can
+    continue, else `cfg` in an emptied folder."""
+    if finished(run_dir / "metrics.json", cfg):
+        return None
+    if resumable(run_dir / "checkpoint.pt", cfg):
+        return replace(cfg, resume=True)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return cfg
+
+
+# The design journey (notebook 7): from a plain stack of 3x3 convolutions to the course's network, one change per
+# step, each trained with the same budget over the same seeds and judged on validation accuracy.
+JOURNEY_EPOCHS, JOURNEY_SEEDS, JOURNEY_VALIDATION = 5, (1, 2, 3), 5000
+JOURNEY_DIR = RESULTS / "journey"  # the steps' folders are below it
+
+
+def journey_step(name: str, change: str, target: str, model: str, **settings) -> Experiment:
+    """A journey step: its budget, validation images and seeds, with `settings`."""
+    budget = dict(epochs=JOURNEY_EPOCHS, validation=JOURNEY_VALIDATION)
+    return Experiment(name, model, {**budget, **settings}, JOURNEY_SEEDS, change, target)
+
+
+CONSTANT_RATE = dict(schedule="constant", lr=0.01)  # a rate a network without BatchNorm trains with
+JOURNEY: tuple[Experiment, ...] = (
+    journey_step(
+        "1-plain", "five 3x3 convolutions with ReLU, max pooling after the 28x28 and 14x14 blocks, one linear layer "
+        "on the 32 maps of 7x7; a constant learning rate, no augmentation",
+        "a working network to improve on: well above chance, short of 99.4%, and over the 20,000-parameter budget "
+        "(most of it in the linear layer)", "plain", **CONSTANT_RATE, augment=False),
+    journey_step(
+        "2-batchnorm", "+ BatchNorm after every 3x3 convolution",
+        "faster, steadier training: each layer's inputs keep a fixed scale", "plain-bn", **CONSTANT_RATE,
+        augment=False),
+    journey_step(
+        "3-transition", "+ a 1x1 convolution from 32 maps to 8 before the linear layer",
+        "inside the budget at little or no cost in accuracy", "bn-transition", **CONSTANT_RATE, augment=False),
+    journey_step(
+        "4-dropout", "+ dropout (5%) after the 28x28 and the 14x14 blocks",
+        "a smaller gap between training and validation accuracy", "baseline", **CONSTANT_RATE, augment=False),
+    journey_step(
+        "5-augmentation", "+ random rotation, shift, zoom and shear of the training images",
+        "better validation accuracy: the test digits are written at other angles and places", "baseline",
+        **CONSTANT_RATE),
+    journey_step(
+        "6-one-cycle", "a one-cycle schedule (warm up to 0.1, anneal to almost 0, momentum cycled) instead of the "
+        "constant rate of 0.01: the course's recipe, on this budget",
+        "higher accuracy at the last epoch: large steps early, fine ones at the end", "baseline"),
+    journey_step(
+        "7-gap", "global average pooling over one 1x1-convolution map per digit instead of the transition and "
+        "linear layer: the compact model's road", "fewer parameters for about the same accuracy", "baseline-gap"),
+)
+
+# The short variants behind the notebooks' exercise answers: one setting changed, read next to the default
+# recipe's sweep of the same model.
+EXERCISE_SEEDS = (1, 2)
+VARIANTS = {name: Experiment(f"exercise-{name}", model, settings, EXERCISE_SEEDS) for name, model, settings in (
+    ("no-augment", "baseline", dict(augment=False)),
+    ("4-epochs", "baseline", dict(epochs=4)),
+    ("no-weight-decay", "baseline", dict(weight_decay=0.0)),
+    ("compact-7-epochs", "compact", dict(epochs=7, lr=0.1)),
+)}
+# The runs that chose each recipe's epochs on held-out images (notebook 6), on seeds no sweep uses.
+TUNING = {e.name: e for e in (
+    Experiment("tuning-7-epochs", "baseline", dict(validation=5000, epochs=7), (101, 102, 103)),
+    Experiment("tuning-12-epochs", "baseline", dict(validation=5000), (101, 102)),
+    Experiment("tuning-compact-15-epochs", "compact", dict(validation=5000, fast_batchnorm=False), (111, 112, 113)),
+    Experiment("tuning-compact-20-epochs", "compact", dict(validation=5000, epochs=20, fast_batchnorm=False),
+               (111, 112, 113)))}
+TABLES = {"journey": {s.name: s for s in JOURNEY}, "exercises": VARIANTS, "tuning": TUNING}
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """A journey step's figures over its seeds: each accuracy at the last epoch as (mean, std)."""
+
+    step: Experiment
+    parameters: int
+    seeds: int
+    train: tuple[float, float]  # percent right while training (augmented, dropout on)
+    validation: tuple[float, float]
+    test: tuple[float, float]
+    epochs_to_target: list[int | None]  # per seed: first epoch at the target on the test set, None where never
+    seconds: float  # mean training seconds of a run
+    epochs: int = JOURNEY_EPOCHS  # the budget the runs trained with
+
+    @property
+    def gap(self) -> float:
+        """Training minus validation accuracy, in points: how much better the network does on what it learns."""
+        return self.train[0] - self.validation[0]
+
+
+def step_result(step: Experiment, runs: list[RunRecord]) -> StepResult:
+    """A step's figures from its runs."""
+    def last(name: str) -> tuple[float, float]:
+        return mean_spread([getattr(r, name)[-1] for r in runs])
+
+    return StepResult(step, count_parameters(build_model(step.model)), len(runs), last("train_accuracy"),
+                      last("validation_accuracy"), last("test_accuracy"), [r.first_epoch_at_target for r in runs],
+                      mean_spread([r.total_seconds for r in runs])[0], max(r.epochs for r in runs))
+
+
+def journey_results(root: Path = JOURNEY_DIR) -> list[StepResult]:
+    """Every step that has runs in `root`, in journey order."""
+    runs = {s.name: [run for _, run in sweep_runs(root / s.name)] for s in JOURNEY}
+    return [step_result(s, runs[s.name]) for s in JOURNEY if runs[s.name]]
+
+
+def _pm(value: tuple[float, float]) -> str:
+    return f"{value[0]:.2f} ± {value[1]:.2f}"
+
+
+def _reached(epochs: list[int | None]) -> str:
+    reached = sorted(e for e in epochs if e is not None)
+    return f"{len(reached)} of {len(epochs)}" + (f" (epoch {', '.join(map(str, reached))})" if reached else "")
+
+
+def journey_table(steps: list[StepResult]) -> str:
+    """Markdown: one row per step, accuracies at the last epoch as mean ± std over the seeds."""
+    header = ["step", "parameters", "train %", "validation %", "test %", "train - validation",
+              f"{TARGET_ACCURACY}% test reached", "s per run"]
+    return markdown_table(header, [[s.step.name, f"{s.parameters:,}", _pm(s.train), _pm(s.validation), _pm(s.test),
+                                     f"{s.gap:+.2f}", _reached(s.epochs_to_target), f"{s.seconds:.0f}"]
+                                    for s in steps])
+
+
+def write_journey_summary(folder: Path, footer: str) -> str:
+    """results.md (the table and how it was made) and results.csv of the steps in `folder`; returns the markdown."""
+    steps = journey_results(folder)
+    text = (f"{journey_table(steps)}\n\nAccuracies at the last of {steps[0].epochs} epochs, mean ± standard "
+            f"deviation over seeds {', '.join(map(str, JOURNEY_SEEDS))}; validation on {JOURNEY_VALIDATION:,} "
+            f"held-out training images; {TARGET_ACCURACY}% is the course target on the test set. {footer}")
+    (folder / "results.md").write_text(text + "\n")
+    with open(folder / "results.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows([["step", "parameters", "seeds", "train_mean", "train_std", "validation_mean",
+                                       "validation_std", "test_mean", "test_std", "seconds"]]
+                                     + [[s.step.name, s.parameters, s.seeds, *s.train, *s.validation, *s.test,
+                                         s.seconds] for s in steps])
+    return text
+
+
+def difference_error(before: StepResult, after: StepResult) -> float:
+    """Standard error of the difference between two steps' mean validation accuracies, each a mean over its seeds."""
+    return math.sqrt(before.validation[1] ** 2 / before.seeds + after.validation[1] ** 2 / after.seeds)
+
+
+def change_kind(before: StepResult, after: StepResult) -> str:
+    """"gain" or "loss" where validation accuracy moved by more than two standard errors of the difference, else
+    "none"."""
+    change, error = after.validation[0] - before.validation[0], difference_error(before, after)
+    return "gain" if change > 2 * error else "loss" if change < -2 * error else "none"
+
+
+def verdict(before: StepResult, after: StepResult) -> str:
+    """How validation accuracy moved from one step to the next, against the noise of the seeds."""
+    change = after.validation[0] - before.validation[0]
+    size = {"gain": "a clear gain", "loss": "a clear loss",
+            "none": "within the noise of the seeds: no measurable change at this budget"}[change_kind(before, after)]
+    return (f"validation accuracy {before.validation[0]:.2f}% -> {after.validation[0]:.2f}% ({change:+.2f} points; "
+            f"standard error of the difference {difference_error(before, after):.2f}): {size}")
+
+
+def change_from_previous(name: str) -> MarkdownText:
+    """What a step changes, as code: the first step's network, or the diff of the layers from the previous step's,
+    and the training settings that differ."""
+    index = [s.name for s in JOURNEY].index(name)
+    now = JOURNEY[index]
+    if index == 0:
+        settings = ", ".join(f"{k}={v!r}" for k, v in changed_settings(now.config()).items())
+        return MarkdownText(f"```\n{build_model(now.model)!r}\n```\n\nSettings: {settings}")
+    before, lines = JOURNEY[index - 1], []
+    if before.model != now.model:  # the printouts without their first and last lines, the class names
+        layers = [repr(build_model(s.model)).splitlines()[1:-1] for s in (before, now)]
+        diff = difflib.unified_diff(*layers, before.model, now.model, n=1, lineterm="")
+        lines.append("```diff\n" + "\n".join(diff) + "\n```")
+    old, new = before.config().to_dict(), now.config().to_dict()
+    settings = [f"{k}: {old[k]!r} -> {new[k]!r}" for k in new if k != "model" and old[k] != new[k]]
+    lines.append("Settings changed: " + ("; ".join(settings) if settings else "none"))
+    return MarkdownText("\n\n".join(lines))
+
+
+def step_report(name: str, steps: list[StepResult]) -> MarkdownText:
+    """A step's Result (its figures) and Analysis (against the previous step), all from the runs."""
+    by_name = {s.step.name: s for s in steps}
+    if name not in by_name:
+        return MarkdownText(f"**Result:** no runs of {name} yet: `make journey` trains them.")
+    now = by_name[name]
+    result = (f"**Result** ({now.seeds} seed{'s' * (now.seeds > 1)}, {now.epochs} epochs): {now.parameters:,} "
+              f"parameters; validation {_pm(now.validation)}%, test {_pm(now.test)}%, training {_pm(now.train)}% (as "
+              f"it trained); {TARGET_ACCURACY}% on the test set reached by {_reached(now.epochs_to_target)}; "
+              f"{now.seconds:.0f} s per run.")
+    index = [s.name for s in JOURNEY].index(name)
+    before = by_name.get(JOURNEY[index - 1].name) if index else None
+    if before is None:
+        return MarkdownText(result)
+    return MarkdownText(f"{result}\n\n**Analysis:** {verdict(before, now)}. Training minus validation accuracy: "
+                        f"{before.gap:+.2f} -> {now.gap:+.2f} points; parameters {before.parameters:,} -> "
+                        f"{now.parameters:,}.")
+
+
+def variant_runs(name: str, root: Path = RESULTS) -> list[RunRecord]:
+    """The runs of one exercise variant, by seed; a clear error where `make exercises` has not made them."""
+    files = [root / VARIANTS[name].name / f"seed{s}" / "metrics.json" for s in EXERCISE_SEEDS]
+    missing = [str(f) for f in files if not f.exists()]
+    if missing:
+        raise FileNotFoundError(f"{', '.join(missing)} not found: run `make exercises` to train the variants.")
+    return [RunRecord.load(f) for f in files]
+
+
+def default_runs(model: str, root: Path = RESULTS) -> list[RunRecord]:
+    """The default recipe's committed sweep of `model`."""
+    return [run for _, run in sweep_runs(root / f"sweep-{model}")]
+
+
+def compare_to_default(name: str, root: Path = RESULTS) -> str:
+    """One sentence: the variant's final accuracies against the default recipe's sweep; where the variant's runs are
+    missing, the command that makes them, so that the training notebook still runs to the end."""
+    variant = VARIANTS[name]
+    try:
+        finals = [r.final_test_accuracy for r in variant_runs(name, root)]
+    except FileNotFoundError as missing:
+        return f"Not measured here yet: {missing}"
+    default = [r.final_test_accuracy for r in default_runs(variant.model, root)]
+    changes = ", ".join(f"{k}={v!r}" for k, v in variant.settings.items())
+    reached = sum(a >= TARGET_ACCURACY for a in finals)
+    return (f"With {changes}, the {variant.model} ended at {', '.join(f'{a:.2f}%' for a in finals)} on seeds "
+            f"{', '.join(map(str, EXERCISE_SEEDS))} ({reached} of {len(finals)} at or above {TARGET_ACCURACY}%); its "
+            f"default recipe ended at {sum(default) / len(default):.2f}% ({min(default):.2f}-{max(default):.2f}) "
+            f"over {len(default)} seeds.")
