@@ -1,9 +1,6 @@
 """Execute the course notebooks in place through papermill: the run their committed outputs come from.
 
     python scripts/run_notebooks.py [notebooks/04_training.ipynb ...]
-
-The generated cells (Colab badge, set-up, training parameters) are brought up to date first. The training
-notebooks run first, since notebook 2 reads the baseline's run, and write to results/.
 """
 from __future__ import annotations
 
@@ -18,8 +15,9 @@ from utils.notebooks import TRAINING_PARAMETERS, clean_executed, course_notebook
 
 
 def main(paths: list[str]) -> None:
+    # The training notebooks first, since notebook 2 reads the baseline's run; the others keep the course order.
     notebooks = sorted([Path(p).resolve() for p in paths] or course_notebooks(),
-                       key=lambda path: path.name not in TRAINING_PARAMETERS)  # stable: otherwise in course order
+                       key=lambda path: path.name not in TRAINING_PARAMETERS)
     for path in notebooks:
         print(f"executing {path.relative_to(ROOT)}", flush=True)
         write_generated_cells(path)

@@ -5,12 +5,8 @@
     python scripts/sweep.py --table journey [--only 1-plain ...] [--jobs 2] [--root results] [--param ...]
     python scripts/sweep.py --table exercises [--only no-augment ...]
 
-A sweep is one experiment: the model's course recipe (utils.config.RECIPES) with --param on top, into
-<root>/<name>/seed<N>/ (name: sweep-<model>; root: runs/, which git ignores). A table of utils/experiments.py goes
-to results/, the journey's steps below results/journey/. Each run is a kernel process; with --jobs 2 two share the
-machine, each with half of the CPU threads. A run finished with the same settings, threads, compile and device is
-kept and an interrupted one continues from its checkpoint, so a stopped sweep, started again, goes on where it
-stopped. --clear deletes the experiments' folders first, to train afresh after a change of code.
+A sweep trains the model's recipe with --param on top into <root>/<name>/seed<N>/. A run finished with the same
+settings is kept and an interrupted one resumes, so a stopped sweep goes on where it stopped; --clear starts afresh.
 """
 from __future__ import annotations
 

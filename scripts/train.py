@@ -1,8 +1,6 @@
 """Train a course model from the command line: one flag per setting of utils.config.TrainConfig.
 
     python scripts/train.py --model compact --seed 2 [--resume true]
-
-A model's course recipe (utils.config.RECIPES) fills the settings that are not given.
 """
 from __future__ import annotations
 

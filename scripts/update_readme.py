@@ -1,9 +1,5 @@
-"""Fill the README's blocks from results/ (never by hand): the results table from results/*/metrics.json, the
-sweeps, the journey, the benchmarks and the GPU check from their summaries, and each faster path's comparison with
-its reference sweep.
-
-    python scripts/update_readme.py
-"""
+"""Fill the README's blocks from results/, never by hand: the runs table, the summaries of the sweeps, the journey,
+the benchmarks and the GPU check, and each faster path's comparison with its reference sweep."""
 from __future__ import annotations
 
 import re

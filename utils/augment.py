@@ -10,16 +10,12 @@ import torch.nn.functional as F
 
 @dataclass(frozen=True)
 class RandomAffine:
-    """Each image gets its own rotation, shift, zoom and shear, drawn uniformly in these ranges.
+    """Each image gets its own rotation, shift, zoom and shear, drawn uniformly in these ranges."""
 
-    degrees: rotation in [-degrees, degrees]; translate: shift up to this fraction of the side;
-    scale: zoom factor range; shear: horizontal shear in [-shear, shear] degrees.
-    """
-
-    degrees: float = 10.0
-    translate: float = 0.1
-    scale: tuple[float, float] = (0.9, 1.1)
-    shear: float = 5.0
+    degrees: float = 10.0  # rotation in [-degrees, degrees]
+    translate: float = 0.1  # shift up to this fraction of the side
+    scale: tuple[float, float] = (0.9, 1.1)  # zoom factor range
+    shear: float = 5.0  # horizontal shear in [-shear, shear] degrees
 
     def scaled(self, strength: float) -> RandomAffine:
         """The same transform with every range multiplied by `strength` (0: no change at all)."""

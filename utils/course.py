@@ -1,8 +1,5 @@
-"""Where the course lives and what Colab needs: the one home of the repository's URL.
-
-The notebooks' set-up cell and Colab badge are generated from here by `make notebooks`
-(utils/notebooks.py); a test keeps the committed notebooks in step with this file.
-"""
+"""Where the course lives and what Colab needs: the one home of the repository's URL, and of the notebooks'
+set-up cell and Colab badge, which `make notebooks` writes into them (utils/notebooks.py)."""
 from __future__ import annotations
 
 import subprocess

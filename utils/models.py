@@ -14,8 +14,8 @@ HEADS = ("transition", "linear", "gap")
 
 
 class Dropout(nn.Dropout):
-    """nn.Dropout drawing 16 random bits per value on a CPU (a third of the cost); p is rounded to a multiple of
-    1/65,536. On a GPU, torch's own dropout runs."""
+    """nn.Dropout whose CPU draw is 16 random bits per value rather than a float (cheaper), so p is rounded to a
+    multiple of 1/65,536; on a GPU, torch's own dropout runs."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0 or x.device.type != "cpu":
@@ -31,9 +31,8 @@ class Dropout(nn.Dropout):
 
 def layers(stages=BASELINE_STAGES, head: str = "transition", batchnorm: bool = True, dropout: float = 0.05,
            bias: bool = True) -> OrderedDict:
-    """Named layers: each stage's 3x3 convolutions (+ BatchNorm) + ReLU, dropout and 2x2 max pooling between
-    stages, then the head: "transition" (1x1 convolution to 8 maps, one linear layer), "linear" (one linear
-    layer on the last maps) or "gap" (1x1 convolution to one map per digit, global average pooling)."""
+    """Named layers: each stage's 3x3 convolutions (+ BatchNorm) + ReLU, dropout and 2x2 max pooling between stages,
+    then a head: "transition" (1x1 to 8 maps, linear), "linear" (linear only) or "gap" (1x1 to 10 maps, averaged)."""
     if head not in HEADS:
         raise ValueError(f"head={head!r} is not allowed: head must be one of {list(HEADS)}.")
     named, c_in, i = OrderedDict(), 1, 0

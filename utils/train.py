@@ -91,9 +91,8 @@ def steps_per_epoch(cfg: TrainConfig) -> int:
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig):
-    """SGD with weight decay (Nesterov momentum unless momentum is 0), and its schedule: one-cycle (the rate warms
-    up to `lr` and anneals to almost zero while momentum goes from `momentum` to `min_momentum` and back) or
-    constant."""
+    """SGD with weight decay (Nesterov momentum unless momentum is 0), and its schedule: one-cycle (rate up to `lr`
+    and down to ~0, momentum from `momentum` to `min_momentum` and back) or constant."""
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0,
                                 weight_decay=cfg.weight_decay)
     if cfg.schedule == "constant":
