@@ -125,3 +125,12 @@ def test_how_often_a_run_misses_the_target_by_chance():
 def test_mean_and_spread():
     assert mean_spread([99.0, 99.5]) == (99.25, pytest.approx(0.3536, abs=1e-4))
     assert mean_spread([99.0]) == (99.0, 0.0)
+
+
+def test_a_sweep_lists_its_seeds_in_numeric_order(finished_run, saved_runs):
+    from utils.analysis import sweep_runs
+
+    folder = saved_runs({f"seed{seed}": finished_run([99.5], seed=seed) for seed in (10, 2, 1, 11)})
+    assert [name for name, _ in sweep_runs(folder)] == ["seed1", "seed2", "seed10", "seed11"]
+    table = sweep_markdown(sweep_runs(folder))
+    assert table.index("| seed2 |") < table.index("| seed10 |")

@@ -21,7 +21,7 @@ STATISTICS = ("mean", "min", "max", "std")
 
 def sweep_runs(folder: str | Path) -> Runs:
     """The runs of a sweep folder (its seed*/metrics.json), by folder name; empty where there are none."""
-    return load_runs(sorted(Path(folder).glob("seed*/metrics.json")))
+    return load_runs(list(Path(folder).glob("seed*/metrics.json")))
 
 
 def mean_spread(values: list[float]) -> tuple[float, float]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -84,8 +85,11 @@ class RunRecord:
 
 
 def load_runs(paths: Sequence[str | Path]) -> list[tuple[str, RunRecord]]:
-    """(run folder name, record) for each metrics.json, sorted by path."""
-    return [(Path(p).parent.name, RunRecord.load(p)) for p in sorted(map(Path, paths))]
+    """(run folder name, record) for each metrics.json, numbers in paths in numeric order (seed2 before seed10)."""
+    def key(path: Path) -> list:
+        return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.as_posix())]
+
+    return [(Path(p).parent.name, RunRecord.load(p)) for p in sorted(map(Path, paths), key=key)]
 
 
 def describe_device(run: RunRecord) -> str:
