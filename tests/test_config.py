@@ -5,6 +5,7 @@ import pytest
 
 from utils.config import (
     FOLDERS,
+    LEARNER_SETTINGS,
     ConfigError,
     TrainConfig,
     check_parameter,
@@ -105,11 +106,21 @@ def test_one_source_for_the_settings():
     assert list(config_defaults()) == names
     assert set(resume_fields()) < set(names) and "seed" in resume_fields() and "resume" not in resume_fields()
     assert "compile" in resume_fields()  # a compiled step's sums differ: resuming with the other would not continue
-    cell = parameters_cell(TrainConfig())
-    assert [line.split(" = ")[0] for line in cell.splitlines() if " = " in line] == names
-    namespace = {}
-    exec(cell, namespace)
-    assert TrainConfig.from_parameters(namespace) == TrainConfig()
+    for model in ("baseline", "compact"):
+        cell = parameters_cell(model)
+        assert [line.split(" = ")[0] for line in cell.splitlines() if " = " in line] == [
+            n for n in names if n in LEARNER_SETTINGS]
+        namespace = {}
+        exec(cell, namespace)
+        assert TrainConfig.from_parameters(namespace) == TrainConfig.recipe(model)
+    assert "epochs = None" in cell and "(None: baseline 12, compact 15)" in cell  # the recipes differ there
+
+
+def test_a_setting_left_as_none_takes_the_models_recipe_and_any_other_is_kept():
+    assert TrainConfig.from_parameters({"model": "compact", "epochs": None, "seed": 3}) == \
+        TrainConfig.recipe("compact", seed=3)
+    assert TrainConfig.from_parameters({"model": "compact", "epochs": 12}).epochs == 12
+    assert TrainConfig.from_parameters({"threads": 1, "unrelated": 5}) == TrainConfig(threads=1)
 
 
 def test_command_line_flags():

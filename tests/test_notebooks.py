@@ -1,15 +1,16 @@
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import papermill as pm
 import pytest
 
-from utils.config import TrainConfig, config_defaults
+from utils.config import LEARNER_SETTINGS, TrainConfig
 from utils.course import CLONE_FOLDER, COLAB_MARKER, REPO_URL_VARIABLE, SETUP_CELL, colab_requirements
-from utils.notebooks import TRAINING_PARAMETERS, course_notebooks, stale_cells
+from utils.notebooks import TRAINING_MODELS, course_notebooks, stale_cells
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = course_notebooks()
@@ -32,6 +33,7 @@ def test_committed_notebook_is_a_clean_in_order_run(path):
     nb = nbformat.read(path, as_version=4)
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
     assert any("parameters" in c.metadata.get("tags", []) for c in nb.cells)
+    assert not any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells), "papermill's -p cell"
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), "not run top to bottom in one go"
     assert all(o.output_type != "error" for c in code for o in c.outputs)
@@ -76,19 +78,47 @@ def test_notebooks_hold_no_test_plumbing(path):
         assert word not in source.replace(f'os.environ.get("{REPO_URL_VARIABLE}"', ""), word
 
 
-def test_training_notebooks_list_every_setting_with_its_recipe():
-    for name, cfg in TRAINING_PARAMETERS.items():
+def test_training_notebooks_list_the_learners_settings_and_train_their_models_recipe():
+    for name, model in TRAINING_MODELS.items():
         params = pm.inspect_notebook(str(REPO / "notebooks" / name))
-        assert list(params) == list(config_defaults())
-        assert {k: eval(p["default"]) for k, p in params.items()} == cfg.to_dict()
+        assert set(params) == set(LEARNER_SETTINGS) and len(params) <= 14
+        assert TrainConfig.from_parameters({k: eval(p["default"]) for k, p in params.items()}) == \
+            TrainConfig.recipe(model)
 
 
 def test_a_users_run_never_touches_tracked_files():
     """The notebooks' and `make train`'s default run folder is git-ignored; the course's runs are in results/."""
-    for cfg in TRAINING_PARAMETERS.values():
-        ignored = subprocess.run(["git", "check-ignore", "-q", "--no-index", str(cfg.metrics_file)], cwd=REPO)
-        assert ignored.returncode == 0, f"{cfg.metrics_file} would be a tracked file"
+    for model in TRAINING_MODELS.values():
+        metrics = TrainConfig.recipe(model).metrics_file
+        ignored = subprocess.run(["git", "check-ignore", "-q", "--no-index", str(metrics)], cwd=REPO)
+        assert ignored.returncode == 0, f"{metrics} would be a tracked file"
     assert TrainConfig().runs_dir == "runs"
+
+
+def test_one_recipe_however_a_run_starts(tmp_path):
+    """`-p model compact` through papermill records the settings that `--model compact` does on the command line."""
+    short = dict(epochs=1, data_fraction=0.02, progress=False)
+    (tmp_path / "notebook").mkdir()
+    run_training(tmp_path / "notebook", model="compact", run_name="c", **short)
+    subprocess.run([sys.executable, "scripts/train.py", "--model", "compact", "--epochs", "1", "--data-fraction",
+                    "0.02", "--progress", "false", "--run-name", "c", "--runs-dir", str(tmp_path / "cli" / "runs")],
+                   cwd=REPO, check=True, capture_output=True)
+    notebook, cli = (json.loads((tmp_path / where / "runs" / "c" / "metrics.json").read_text())["config"]
+                     for where in ("notebook", "cli"))
+    assert notebook["lr"] == cli["lr"] == TrainConfig.recipe("compact").lr
+    assert {k: v for k, v in notebook.items() if k != "runs_dir"} == {k: v for k, v in cli.items() if k != "runs_dir"}
+
+
+def test_running_any_notebook_with_its_defaults_leaves_the_repository_as_it_was(tmp_path):
+    """As a learner would in Jupyter: only shorter training through the parameters, the output folders untouched."""
+    repo = snapshot_repository(tmp_path / "repo")
+    brief = dict(epochs=1, data_fraction=0.02)
+    short = {"04_training.ipynb": brief, "05_compact.ipynb": brief, "02_architecture.ipynb": dict(data_fraction=0.02)}
+    for path in NOTEBOOKS:
+        pm.execute_notebook(str(repo / "notebooks" / path.name), str(tmp_path / path.name), kernel_name="python3",
+                            parameters=short.get(path.name, {}), progress_bar=False, cwd=str(repo / "notebooks"))
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True).stdout
+    assert status == "", status
 
 
 def test_papermill_run_with_tiny_parameters_writes_its_metrics(tmp_path):

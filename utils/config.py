@@ -118,8 +118,10 @@ class TrainConfig:
 
     @classmethod
     def from_parameters(cls, namespace: Mapping[str, Any]) -> TrainConfig:
-        """The config whose settings are the names in `namespace` (a notebook's `globals()`) that are fields."""
-        return cls(**{name: namespace[name] for name in field_names() if name in namespace})
+        """The config of the settings in `namespace` (a notebook's `globals()`); a setting that is None or absent
+        takes the model's recipe, so `-p model compact` trains the compact recipe as `--model compact` does."""
+        given = {name: namespace[name] for name in field_names() if namespace.get(name) is not None}
+        return cls.recipe(given.pop("model", "baseline"), **given)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -166,12 +168,32 @@ def setting_docs() -> dict[str, str]:
     return {f.name: f.metadata["doc"] for f in fields(TrainConfig)}
 
 
-def parameters_cell(cfg: TrainConfig) -> str:
-    """The source of a notebook's `parameters` cell: one line per setting of `cfg`, with what it means."""
-    docs = setting_docs()
-    lines = ["# The run's settings (from utils.config.TrainConfig); change them here, or with papermill's",
-             "# -p NAME VALUE. Every one is checked before training starts."]
-    return "\n".join(lines + [f"{name} = {value!r}  # {docs[name]}" for name, value in cfg.to_dict().items()])
+# What a learner changes: the training notebooks' parameters cell lists these. The others (threads, device,
+# compile, folders, resume...) work the same through papermill's -p and the command line.
+LEARNER_SETTINGS = ("model", "epochs", "batch_size", "lr", "schedule", "momentum", "min_momentum", "weight_decay",
+                    "augment", "augment_strength", "seed", "validation", "data_fraction")
+
+
+def parameters_cell(model: str) -> str:
+    """The source of a training notebook's `parameters` cell for `model`: the learner's settings, None where the
+    course's recipes differ (each model then takes its own), with what each means."""
+    recipes = {name: TrainConfig.recipe(name).to_dict() for name in ("baseline", *RECIPES)}
+    lines = ["# The run's settings (utils.config.TrainConfig); change them here, or with papermill's -p NAME VALUE.",
+             "# None takes the model's course recipe. Every setting is checked before training starts."]
+    for name, doc in setting_docs().items():
+        values = {recipe[name] for recipe in recipes.values()}
+        if name in LEARNER_SETTINGS and (name == "model" or len(values) == 1):
+            lines.append(f"{name} = {model if name == 'model' else values.pop()!r}  # {doc}")
+        elif name in LEARNER_SETTINGS:
+            by_model = ", ".join(f"{m} {recipe[name]!r}" for m, recipe in recipes.items())
+            lines.append(f"{name} = None  # {doc} (None: {by_model})")
+    return "\n".join(lines)
+
+
+def shown_settings(cfg: TrainConfig) -> dict[str, Any]:
+    """The learner's settings of `cfg`, and any other that differs from its default."""
+    defaults = config_defaults()
+    return {k: v for k, v in cfg.to_dict().items() if k in LEARNER_SETTINGS or v != defaults[k]}
 
 
 def changed_settings(cfg: TrainConfig) -> dict[str, Any]:

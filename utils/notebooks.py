@@ -5,18 +5,13 @@ from pathlib import Path
 
 import nbformat
 
-from .config import ROOT, TrainConfig, parameters_cell
+from .config import ROOT, parameters_cell
 from .course import SETUP_CELL, colab_badge
 
 NOTEBOOKS = ROOT / "notebooks"
 BADGE_PREFIX = "[![Open In Colab]"
 
-# Notebooks whose `parameters` cell lists every training setting, generated from these configs.
-TRAINING_PARAMETERS = {
-    "04_training.ipynb": TrainConfig(),
-    # one CPU thread, as each run of a two-job sweep has, so that this run repeats the compact sweep's row
-    "05_compact.ipynb": TrainConfig.recipe("compact", threads=1),
-}
+TRAINING_MODELS = {"04_training.ipynb": "baseline", "05_compact.ipynb": "compact"}  # their parameters generated
 
 
 def course_notebooks() -> list[Path]:
@@ -29,9 +24,9 @@ def generated_parts(nb, name: str) -> list[tuple[nbformat.NotebookNode, str, str
     badge, setup = nb.cells[0], next(c for c in nb.cells if c.cell_type == "code")
     parts = [(badge, next(line for line in badge.source.splitlines() if line.startswith(BADGE_PREFIX)),
               colab_badge(name)), (setup, setup.source, SETUP_CELL)]
-    if name in TRAINING_PARAMETERS:
+    if name in TRAINING_MODELS:
         cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-        parts.append((cell, cell.source, parameters_cell(TRAINING_PARAMETERS[name])))
+        parts.append((cell, cell.source, parameters_cell(TRAINING_MODELS[name])))
     return parts
 
 
@@ -42,8 +37,9 @@ def stale_cells(path: Path) -> list[str]:
 
 
 def write_generated_cells(path: Path) -> None:
-    """Bring the generated parts of `path` up to date, leaving everything else as it is."""
+    """Bring the generated parts of `path` up to date and drop any cell papermill injected; nothing else changes."""
     nb = nbformat.read(path, as_version=4)
+    nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
     for cell, now, wanted in generated_parts(nb, path.name):
         cell.source = wanted if now == cell.source else cell.source.replace(now, wanted)
     nbformat.write(nb, path)
