@@ -24,8 +24,9 @@ def main(paths: list[str]) -> None:
     notebooks = sorted([Path(p).resolve() for p in paths] or course_notebooks(),
                        key=lambda path: path.name not in TRAINING_MODELS)
     for path in notebooks:
-        run_dir = ROOT / TrainConfig.recipe(TRAINING_MODELS.get(path.name, "baseline")).run_dir
-        if path.name in TRAINING_MODELS and run_dir.exists():  # the notebook would refuse or replace it
+        model = TRAINING_MODELS.get(path.name)
+        run_dir = ROOT / TrainConfig.recipe(model).run_dir if model else None
+        if run_dir and run_dir.exists():  # the notebook would refuse or replace it
             aside = run_dir.with_name(f"{run_dir.name}-{time.strftime('%Y%m%d-%H%M%S')}")
             run_dir.rename(aside)
             print(f"moved your earlier run {run_dir.relative_to(ROOT)} to {aside.relative_to(ROOT)}")
@@ -34,7 +35,7 @@ def main(paths: list[str]) -> None:
         pm.execute_notebook(str(path), str(path), kernel_name="python3", cwd=str(ROOT), progress_bar=False,
                             coalesce_streams=True)
         clean_executed(path)
-        if path.name in TRAINING_MODELS:
+        if run_dir:
             (RESULTS / run_dir.name).mkdir(exist_ok=True)
             for name in KEPT:
                 shutil.copy2(run_dir / name, RESULTS / run_dir.name / name)

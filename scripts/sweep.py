@@ -25,7 +25,7 @@ import papermill as pm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.analysis import plot_sweep, sweep_markdown, write_sweep_csv  # noqa: E402
 from utils.config import RESULTS, ROOT, ConfigError, TrainConfig, changed_settings, field_names  # noqa: E402
-from utils.experiments import JOURNEY_DIR, TABLES, Experiment, to_run, write_journey_summary  # noqa: E402
+from utils.experiments import JOURNEY_DIR, TABLES, Experiment, sweep_name, to_run, write_journey_summary  # noqa: E402
 from utils.machine import pick_device  # noqa: E402
 from utils.notebooks import NOTEBOOKS, clean_executed  # noqa: E402
 from utils.results import RunRecord, load_runs  # noqa: E402
@@ -82,7 +82,7 @@ def chosen_experiments(args: argparse.Namespace, parser: argparse.ArgumentParser
             parser.error("--only picks experiments of a --table")
         if len(set(seeds)) != len(seeds):
             parser.error("--seeds lists a seed twice")
-        return [Experiment(args.name or f"sweep-{model}", model, seeds=tuple(seeds))]
+        return [Experiment(args.name or sweep_name(model), model, seeds=tuple(seeds))]
     if args.model or args.seeds or args.name:
         parser.error(f"--model, --seeds and --name make a sweep; the {args.table} table has its own")
     table = TABLES[args.table]

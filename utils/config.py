@@ -164,6 +164,13 @@ def resume_fields() -> list[str]:
     return [f.name for f in fields(TrainConfig) if f.metadata["resume_must_match"]]
 
 
+def resume_differences(saved: dict, config: dict) -> list[str]:
+    """The settings a resumed or kept run must share that differ between a saved run's config and `config`; one
+    the saved config lacks (an older record) counts as its default."""
+    defaults = config_defaults()
+    return [k for k in resume_fields() if saved.get(k, defaults[k]) != config[k]]
+
+
 def setting_docs() -> dict[str, str]:
     return {f.name: f.metadata["doc"] for f in fields(TrainConfig)}
 

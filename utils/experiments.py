@@ -12,7 +12,7 @@ from typing import Any
 
 from .analysis import mean_spread, sweep_runs
 from .checkpoint import CheckpointError, load_checkpoint
-from .config import RESULTS, TARGET_ACCURACY, TrainConfig, changed_settings, resume_fields
+from .config import RESULTS, TARGET_ACCURACY, TrainConfig, changed_settings, resume_differences
 from .machine import pick_device
 from .models import build_model, count_parameters
 from .results import RunRecord
@@ -39,9 +39,13 @@ class Experiment:
 def trained_as(config: dict, device: str, cfg: TrainConfig) -> bool:
     """Whether a run with `config` on `device` trained as `cfg` asks: the settings a resume keeps (compile among
     them), the threads, and the device `cfg` would train on here."""
-    done, wanted = {**TrainConfig().to_dict(), **config}, cfg.to_dict()
-    same = all(done[k] == wanted[k] for k in {*resume_fields(), "threads"})
-    return same and device == pick_device(cfg.device).type
+    return (not resume_differences(config, cfg.to_dict()) and config.get("threads", 0) == cfg.threads
+            and device == pick_device(cfg.device).type)
+
+
+def sweep_name(model: str) -> str:
+    """The folder of a model's default sweep."""
+    return f"sweep-{model}"
 
 
 def finished(metrics: Path, cfg: TrainConfig) -> bool:
@@ -272,7 +276,7 @@ def variant_runs(name: str, root: Path = RESULTS) -> list[RunRecord]:
 
 def default_runs(model: str, root: Path = RESULTS) -> list[RunRecord]:
     """The default recipe's committed sweep of `model`."""
-    return [run for _, run in sweep_runs(root / f"sweep-{model}")]
+    return [run for _, run in sweep_runs(root / sweep_name(model))]
 
 
 def compare_to_default(name: str, root: Path = RESULTS) -> str:

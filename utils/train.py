@@ -17,7 +17,7 @@ from tqdm import tqdm
 from .augment import RandomAffine
 from .batchnorm import use_fast_batchnorm
 from .checkpoint import CheckpointError, check_writable, load_checkpoint, save_checkpoint, save_json
-from .config import ConfigError, TrainConfig, resume_fields
+from .config import ConfigError, TrainConfig, resume_differences
 from .data import Batches, training_size, training_validation_and_test
 from .machine import device_name, pick_device, use_threads
 from .models import build_model, count_parameters
@@ -237,8 +237,8 @@ def resume_or_start(run: Training, record: RunRecord) -> tuple[RunRecord, int]:
     if shapes[0] != shapes[1]:
         raise CheckpointError(f"{path} holds a {state['model_name']!r} network, whose layers differ from those of "
                               f"{run.name!r}. Resume with the network that wrote it, or pick another run_name.")
-    changed = [f"{k}={record.config[k]!r} (checkpoint: {saved.get(k)!r})" for k in resume_fields()
-               if saved.get(k) != record.config[k]]
+    changed = [f"{k}={record.config[k]!r} (checkpoint: {saved.get(k)!r})"
+               for k in resume_differences(saved, record.config)]
     if changed:
         raise ConfigError(f"Cannot resume {cfg.run_dir} with other settings: {', '.join(changed)}. Resume with the "
                           "checkpoint's settings, or choose another run_name.")
@@ -276,10 +276,11 @@ def fit(cfg: TrainConfig, model: nn.Module | None = None) -> RunRecord:
         test_loss, accuracy, predicted = evaluate(run.model, run.test)
         seconds = time.perf_counter() - began
         wrong = (predicted != run.test.labels.cpu()).nonzero().flatten()
-        record.add_epoch(misread=torch.stack([wrong, predicted[wrong]], 1).tolist(), train_loss=train_loss,
-                         train_accuracy=train_accuracy, test_loss=test_loss, test_accuracy=accuracy,
-                         epoch_seconds=seconds, lr=lr, momentum=momentum,
-                         **dict(validation_loss=validation[0], validation_accuracy=validation[1]) if validation else {})
+        figures = dict(train_loss=train_loss, train_accuracy=train_accuracy, test_loss=test_loss,
+                       test_accuracy=accuracy, epoch_seconds=seconds, lr=lr, momentum=momentum)
+        if validation:
+            figures.update(validation_loss=validation[0], validation_accuracy=validation[1])
+        record.add_epoch(misread=torch.stack([wrong, predicted[wrong]], 1).tolist(), **figures)
         validated = f"validation accuracy {validation[1]:.2f}%  " if validation else ""
         print(f"epoch {epoch:2d}/{cfg.epochs}  train loss {train_loss:.4f}  test loss {test_loss:.4f}  {validated}"
               f"test accuracy {accuracy:.2f}%  {seconds:.1f}s", flush=True)
