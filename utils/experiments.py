@@ -134,7 +134,17 @@ TUNING = {e.name: e for e in (
     Experiment("tuning-compact-15-epochs", "compact", dict(validation=5000, fast_batchnorm=False), (111, 112, 113)),
     Experiment("tuning-compact-20-epochs", "compact", dict(validation=5000, epochs=20, fast_batchnorm=False),
                (111, 112, 113)))}
-TABLES = {"journey": {s.name: s for s in JOURNEY}, "exercises": VARIANTS, "tuning": TUNING}
+# The candidates for each recipe, judged on held-out training images by the rule of
+# results/choosing-the-recipes.md, written before their runs; on seeds no sweep uses.
+VALIDATION_SEEDS = (241, 242, 243, 244, 245)
+VALIDATION = {e.name: e for e in (
+    Experiment("validation-baseline", "baseline", dict(validation=10_000, epochs=12, lr=0.1), VALIDATION_SEEDS),
+    Experiment("validation-baseline-lr-0.2", "baseline", dict(validation=10_000, epochs=12, lr=0.2), VALIDATION_SEEDS),
+    Experiment("validation-baseline-augment-0.5", "baseline", dict(validation=10_000, epochs=12, lr=0.1,
+                                                                   augment_strength=0.5), VALIDATION_SEEDS),
+    Experiment("validation-compact", "compact", dict(validation=10_000, epochs=20, lr=0.2), VALIDATION_SEEDS),
+    Experiment("validation-compact-lr-0.1", "compact", dict(validation=10_000, epochs=20, lr=0.1), VALIDATION_SEEDS))}
+TABLES = {"journey": {s.name: s for s in JOURNEY}, "exercises": VARIANTS, "tuning": TUNING, "validation": VALIDATION}
 
 
 @dataclass(frozen=True)

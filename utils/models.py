@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 BASELINE_STAGES = ((16, 16), (16, 16), (32,))  # widths of the 3x3 convolutions at 28x28, 14x14 and 7x7
-COMPACT_STAGES = ((8, 10), (10, 12, 12), (14, 16))
+COMPACT_STAGES = ((8,), (12, 12, 12), (16, 16))
 HEADS = ("transition", "linear", "gap")
 
 
@@ -45,7 +45,7 @@ def layers(stages=BASELINE_STAGES, head: str = "transition", batchnorm: bool = T
             named[f"relu{i}"], c_in = nn.ReLU(), width
         if stage < len(stages):
             if dropout:
-                named[f"drop{stage}"] = Dropout(dropout)
+                named[f"drop{stage}"] = nn.Dropout(dropout)
             named[f"pool{stage}"] = nn.MaxPool2d(2)
     side = 28 // 2 ** (len(stages) - 1)
     if head == "transition":
