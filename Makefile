@@ -7,7 +7,7 @@ ARGS ?=
 # made with RUNS=results, from which `make readme` fills the README.
 RUNS ?= runs
 
-.PHONY: train test lint notebooks readme benchmark sweep exercises journey clean-venv
+.PHONY: train test lint notebooks readme benchmark sweep exercises journey validation clean-venv
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ exercises: $(VENV)/.installed
 ## journey goes on where it stopped.
 journey: $(VENV)/.installed
 	$(PY) scripts/sweep.py --table journey $(ARGS)
+
+## Train each recipe's candidates on validation images (utils/experiments.py) into results/validation-*; the
+## rule that chooses among them: results/choosing-the-recipes.md.
+validation: $(VENV)/.installed
+	$(PY) scripts/sweep.py --table validation $(ARGS)
 
 ## Time training epochs: augmentation cost, each model against the arithmetic floor, settings tried.
 benchmark: $(VENV)/.installed

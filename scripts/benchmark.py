@@ -1,7 +1,6 @@
 """Speed of a training epoch on this machine: augmentation's cost, each model against its floors, faster settings."""
 import argparse
 import sys
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -9,7 +8,6 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils import cost, machine, tables  # noqa: E402
-from utils.batchnorm import narrow_batchnorms  # noqa: E402
 from utils.config import ROOT, TRAINING_IMAGES, TrainConfig  # noqa: E402
 from utils.models import build_model  # noqa: E402
 from utils.speed import best_epochs, timed  # noqa: E402
@@ -17,8 +15,14 @@ from utils.train import prepare  # noqa: E402
 
 SETTINGS = {"eager, float32, channels-last (default)": {}, "NCHW (contiguous) layout": dict(channels_last=False),
             "batch 256": dict(batch_size=256), "torch.compile": dict(compile=True),  # changes to TrainConfig
-            "bfloat16 autocast": dict(bf16=True), "torch.compile + bfloat16 autocast": dict(compile=True, bf16=True),
-            "BatchNorm from sums (fast_batchnorm)": dict(fast_batchnorm=True)}  # the first is the reference
+            "bfloat16 autocast": dict(bf16=True), "torch.compile + bfloat16 autocast": dict(compile=True, bf16=True)}
+# the first is the reference
+
+
+def as_trained(cfg: TrainConfig, model: str, **changes) -> TrainConfig:
+    """`model`'s recipe (its batch size, layout...) for one timed epoch on `cfg`'s data, device and threads."""
+    timing = {k: getattr(cfg, k) for k in ("data_fraction", "device", "threads", "progress")}
+    return TrainConfig.recipe(model, **{**timing, "epochs": 1, **changes})
 
 
 def augment_section(cfg, train, device, repeats, models, budget=1.15) -> list[str]:
@@ -38,9 +42,7 @@ def models_section(cfg, train, device, repeats, models) -> list[str]:
     best = lambda run: min(timed(run, device) for _ in range(10))
     a, (x, y) = torch.randn(2048, 2048, device=device), torch.ones(2, 2**26, device=device)
     peak, bandwidth = 2 * 2048**3 / best(lambda: a @ a), 2 * x.nbytes / best(lambda: y.copy_(x))
-    cases = {(name, augment): (replace(cfg, model=name), augment) for name in models for augment in (False, True)}
-    cases.update({(f"{name} (fast_batchnorm)", True): (replace(cfg, model=name, fast_batchnorm=True), True)
-                  for name in models if narrow_batchnorms(build_model(name))})
+    cases = {(name, augment): (as_trained(cfg, name), augment) for name in models for augment in (False, True)}
     rows = []
     for (label, augment), (seconds, *_) in best_epochs(cases, repeats).items():
         model = build_model(cases[label, augment][0].model)
@@ -59,8 +61,7 @@ def settings_section(cfg, train, device, repeats, models) -> list[str]:
     """Per model, each setting's epoch against the default's, and its start-up (torch.compile's compiling included)."""
     blocks = []
     for name in models:
-        cases = {label: replace(cfg, model=name, **changes) for label, changes in SETTINGS.items()
-                 if not changes.get("fast_batchnorm") or narrow_batchnorms(build_model(name))}  # else no layer changes
+        cases = {label: as_trained(cfg, name, **changes) for label, changes in SETTINGS.items()}
         setup = {label: timed(partial(prepare, case), device) for label, case in cases.items()}
         times = best_epochs({label: (case, True) for label, case in cases.items()}, repeats)
         rows = [[label, f"{seconds:.1f}", f"{times[next(iter(SETTINGS))][0] / seconds:.2f}x", f"{setup[label]:.0f}"]

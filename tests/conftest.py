@@ -11,6 +11,7 @@ import torch
 
 from utils.config import TrainConfig
 from utils.machine import device_name
+from utils.models import build_model, layer_list
 from utils.results import RunRecord
 
 
@@ -27,7 +28,8 @@ def make_run(accuracies: list[float], seconds: float = 10.0, **settings) -> RunR
     """A finished run of the baseline with these test accuracies per epoch (other figures made up)."""
     cfg = TrainConfig(**{"epochs": len(accuracies), **settings})
     run = RunRecord(model=cfg.model, parameters=16_146, config=cfg.to_dict(), device="cpu",
-                    device_name=device_name(torch.device("cpu")), threads=2, torch_version=str(torch.__version__))
+                    device_name=device_name(torch.device("cpu")), threads=2, torch_version=str(torch.__version__),
+                    layers=layer_list(build_model(cfg.model)))
     for acc in accuracies:
         run.add_epoch(train_loss=0.1, test_loss=0.05, test_accuracy=acc, epoch_seconds=seconds, lr=0.01, momentum=0.9)
     return run

@@ -6,6 +6,7 @@ import pytest
 from utils.config import (
     FOLDERS,
     LEARNER_SETTINGS,
+    RECIPES,
     ConfigError,
     TrainConfig,
     check_parameter,
@@ -86,9 +87,9 @@ def test_defaults_are_valid_and_within_the_course_budget():
 
 
 def test_a_model_has_its_recipe():
-    assert TrainConfig.recipe("compact").epochs == 15 and TrainConfig.recipe("compact", epochs=3).epochs == 3
-    assert TrainConfig.recipe("compact").fast_batchnorm  # its narrow BatchNorm layers train from sums on a CPU
-    assert not TrainConfig.recipe("compact", fast_batchnorm=False).fast_batchnorm
+    compact = TrainConfig.recipe("compact")
+    assert compact.epochs == RECIPES["compact"]["epochs"] != TrainConfig().epochs
+    assert TrainConfig.recipe("compact", epochs=3).epochs == 3 and compact.lr == RECIPES["compact"]["lr"]
     assert TrainConfig.recipe("baseline") == TrainConfig()
     with pytest.raises(ConfigError, match="model='vgg' is not allowed"):
         TrainConfig.recipe("vgg")

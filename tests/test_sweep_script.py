@@ -99,6 +99,19 @@ def test_a_run_is_kept_only_if_it_trained_with_the_same_compile_and_device(finis
     assert not finished(metrics, cfg)
 
 
+def test_a_run_of_other_layers_is_not_kept(finished_run, saved_runs):
+    """Same settings, but the network changed since (a dropout class, an eps), or the record predates layer lists:
+    the run is stale."""
+    run = finished_run([99.0, 99.5], seed=1, threads=1, device="cpu")
+    metrics = saved_runs({"seed1": run}) / "seed1" / "metrics.json"
+    cfg = TrainConfig(epochs=2, seed=1, threads=1, device="cpu")
+    assert finished(metrics, cfg)
+    for layers in ([line.replace("torch.nn.modules.dropout.Dropout", "utils.models.Dropout") for line in run.layers],
+                   [line.replace("eps=1e-05", "eps=0.001") for line in run.layers], []):
+        metrics.write_text(json.dumps({**run.to_dict(), "layers": layers}))
+        assert not finished(metrics, cfg)
+
+
 def interrupt_once_a_checkpoint_appears(args: list[str], root: Path) -> None:
     """Start the runner and kill it, its kernels too, once a run under `root` has written its first checkpoint."""
     runner = subprocess.Popen([sys.executable, "scripts/sweep.py", *args, "--root", str(root)], cwd=REPO,

@@ -136,6 +136,11 @@ def test_a_model_built_in_a_notebook_trains_with_the_same_call(tmp_path):
     assert (tmp_path / "tiny" / "metrics.json").exists() and not (tmp_path / "baseline").exists()
     with pytest.raises(CheckpointError, match="holds a 'Tiny' network, whose layers differ"):
         fit(replace(cfg, run_name="tiny", resume=True, epochs=2))  # the baseline cannot continue it
+    dropped = lambda p: nn.Sequential(nn.Conv2d(1, 4, 3), nn.Dropout(p), nn.AdaptiveAvgPool2d(4), nn.Flatten(),
+                                      nn.Linear(64, 10))
+    fit(replace(cfg, run_name="dropped"), dropped(0.1))
+    with pytest.raises(CheckpointError, match="holds a 'Sequential' network, whose layers differ"):
+        fit(replace(cfg, run_name="dropped", resume=True, epochs=2), dropped(0.2))  # same tensors, another p
 
 
 def test_prepare_builds_a_run_without_writing(tmp_path):

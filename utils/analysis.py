@@ -89,13 +89,13 @@ def at_the_boundary(runs: Runs) -> list[str]:
             if mistakes(run.final_test_accuracy) == allowed]
 
 
-def chance_below_target(mean: float, std: float) -> float:
-    """Probability that a run ends below the target if final accuracies follow a normal curve of this mean and
-    std; below means at least one more wrong test image than the target allows."""
+def chance_below_target(mean: float, std: float, target: float = TARGET_ACCURACY, images: int = TEST_IMAGES) -> float:
+    """Probability that a run ends below `target` if final accuracies follow a normal curve of this mean and std;
+    below means at least one more wrong image than the target allows."""
     if std <= 0:
-        return float(mean < TARGET_ACCURACY)
-    half_an_image = 50 / TEST_IMAGES  # points
-    return statistics.NormalDist(mean, std).cdf(TARGET_ACCURACY - half_an_image)
+        return float(mean < target)
+    half_an_image = 50 / images  # points
+    return statistics.NormalDist(mean, std).cdf(target - half_an_image)
 
 
 def at_least(k: int, n: int, p: float) -> float:
@@ -108,33 +108,6 @@ def standard_error(accuracy: float, images: int = TEST_IMAGES) -> float:
     like a coin that lands right with probability accuracy/100."""
     p = accuracy / 100
     return 100 * math.sqrt(p * (1 - p) / images)
-
-
-def validation_changes(first: Runs, second: Runs) -> dict[str, dict]:
-    """Per shared seed, the change of the final validation accuracy and loss from `first`'s run to `second`'s."""
-    changes = {}
-    for key in ("validation_accuracy", "validation_loss"):
-        before, after = ({run.seed: getattr(run, key)[-1] for _, run in runs} for runs in (first, second))
-        changes[key] = {seed: after[seed] - before[seed] for seed in sorted(before.keys() & after.keys())}
-    return changes
-
-
-def validation_comparison(first: Runs, second: Runs, labels: tuple[str, str]) -> list[str]:
-    """How two recipes compare on held-out validation images, seed by seed (`labels[1]` minus `labels[0]`): the
-    largest accuracy change in standard errors of the measurement, and on how many seeds the loss fell."""
-    change = validation_changes(first, second)
-    lines = [f"{key.replace('_', ' ')}, {labels[1]} minus {labels[0]}: "
-             + ", ".join(f"seed {s} {c:+.{2 if 'accuracy' in key else 4}f}" for s, c in values.items())
-             for key, values in change.items()]
-    images = first[0][1].config["validation"]
-    error = standard_error(statistics.fmean(run.validation_accuracy[-1] for _, run in first), images)
-    largest = max(map(abs, change["validation_accuracy"].values()))
-    lines.append(f"largest accuracy change {largest:.2f} points: {largest / error:.1f} times the standard error of an "
-                 f"accuracy on {images:,} images ({error:.3f} points)")
-    losses = change["validation_loss"].values()
-    lines.append(f"validation loss lower with {labels[1]} on {sum(c < 0 for c in losses)} of {len(losses)} shared "
-                 "seeds")
-    return lines
 
 
 def readings(runs: Runs) -> dict[int, list[int]]:

@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from .cost import count_macs
-from .models import COMPACT_STAGES, convnet, count_parameters
+from .models import COMPACT_STAGES, computing_layers, convnet, count_parameters, described
 from .receptive_field import receptive_field_table, shape_text, unit_gradient
 from .summary import parse_summary_rows, summary_table
 from .tables import MarkdownText, markdown_table
@@ -26,14 +26,20 @@ def add_layers(network: nn.Sequential, **layers: nn.Module) -> MarkdownText:
 
 
 def same_network(mine: nn.Module, reference: nn.Module) -> str:
-    """Assert that torchsummary's tables of the two list the same layers, output shapes and parameter counts."""
-    a, b = parse_summary_rows(summary_table(mine)), parse_summary_rows(summary_table(reference))
-    name, n = type(reference).__name__, count_parameters(mine)
-    for i, (row_a, row_b) in enumerate(zip(a, b, strict=False), start=1):  # lengths compared below
+    """Assert that the two have the same layers in order, class and settings (p, eps, momentum...) included, and
+    that torchsummary lists the same output shapes and parameter counts."""
+    name = type(reference).__name__
+    a, b = computing_layers(mine), computing_layers(reference)
+    for i, (layer_a, layer_b) in enumerate(zip(a, b, strict=False), start=1):  # lengths compared below
+        assert type(layer_a) is type(layer_b) and layer_a.extra_repr() == layer_b.extra_repr(), (
+            f"layer {i} differs: {described(layer_a)} here, {described(layer_b)} in {name}")
+    assert len(a) == len(b), f"{len(a)} layers here, {len(b)} in {name}"
+    rows_a, rows_b = parse_summary_rows(summary_table(mine)), parse_summary_rows(summary_table(reference))
+    for i, (row_a, row_b) in enumerate(zip(rows_a, rows_b, strict=True), start=1):
         assert row_a == row_b, f"row {i} differs: {row_a} here, {row_b} in {name}"
-    assert len(a) == len(b), f"{len(a)} rows here, {len(b)} in {name}"
+    n = count_parameters(mine)
     assert n == count_parameters(reference), f"{n:,} parameters here, {count_parameters(reference):,} there"
-    return f"the same {len(a)} rows (layer, output shape, parameters) and {n:,} parameters as {name}"
+    return f"the same {len(a)} layers (class, settings, output shape, parameters) and {n:,} parameters as {name}"
 
 
 def ink_boxes(images: torch.Tensor) -> torch.Tensor:
@@ -75,9 +81,10 @@ COMPACT_STEPS = [
     ("the baseline's layout", dict(head="transition", dropout=0.0)),
     ("1x1 convolution to 10 maps + global average pooling instead of the linear layer", GAP),
     ("no convolution biases: BatchNorm's shift does their job", dict(GAP, bias=False)),
-    ("8 and 10 channels at 28x28 instead of 16", dict(GAP, bias=False, stages=((8, 10), (16, 16), (32,)))),
-    ("10-12 channels at 14x14, 14 at 7x7", dict(GAP, bias=False, stages=((8, 10), (10, 12), (14,)))),
-    ("one more convolution at 14x14 and at 7x7, the last one 16 wide", dict(GAP, bias=False, stages=COMPACT_STAGES)),
+    ("one 8-wide convolution at 28x28 instead of two 16-wide: the full-size maps cost the most time",
+     dict(GAP, bias=False, stages=((8,), (16, 16), (32,)))),
+    ("12 channels at 14x14, 16 at 7x7", dict(GAP, bias=False, stages=((8,), (12, 12), (16,)))),
+    ("one more convolution at 14x14 and at 7x7", dict(GAP, bias=False, stages=COMPACT_STAGES)),
 ]
 
 

@@ -5,28 +5,12 @@ from collections import OrderedDict
 from collections.abc import Callable
 from functools import partial
 
-import torch
 from torch import nn
 
 BASELINE_STAGES = ((16, 16), (16, 16), (32,))  # widths of the 3x3 convolutions at 28x28, 14x14 and 7x7
 COMPACT_STAGES = ((8,), (12, 12, 12), (16, 16))
+PREVIOUS_COMPACT_STAGES = ((8, 10), (10, 12, 12), (14, 16))  # a candidate for the compact recipe (notebook 6)
 HEADS = ("transition", "linear", "gap")
-
-
-class Dropout(nn.Dropout):
-    """nn.Dropout whose CPU draw is 16 random bits per value rather than a float (cheaper), so p is rounded to a
-    multiple of 1/65,536; on a GPU, torch's own dropout runs."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0 or x.device.type != "cpu":
-            return super().forward(x)
-        threshold = round(self.p * 2**16)
-        if not (x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last)):
-            x = x.contiguous()
-        draws = torch.empty((x.numel() + 3) // 4, dtype=torch.int64).random_(-2**63, None)
-        bits = draws.view(torch.int16)[: x.numel()].as_strided(x.shape, x.stride())  # in x's own memory layout
-        scale, zero = (torch.tensor(v, dtype=x.dtype) for v in (2**16 / (2**16 - threshold), 0.0))
-        return x * torch.where(bits >= threshold - 2**15, scale, zero)
 
 
 def layers(stages=BASELINE_STAGES, head: str = "transition", batchnorm: bool = True, dropout: float = 0.05,
@@ -75,6 +59,7 @@ MODELS: dict[str, Callable[[], nn.Module]] = {
     "baseline": Baseline,
     # under 8,000 parameters: narrow bias-free convolutions (BatchNorm's shift does their job), no linear layer
     "compact": partial(convnet, COMPACT_STAGES, head="gap", dropout=0.0, bias=False),
+    "compact-previous-layout": partial(convnet, PREVIOUS_COMPACT_STAGES, head="gap", dropout=0.0, bias=False),
     # the design journey's other steps (notebook 7)
     "plain": partial(convnet, head="linear", batchnorm=False, dropout=0.0),
     "plain-bn": partial(convnet, head="linear", dropout=0.0),
@@ -88,6 +73,21 @@ def build_model(name: str) -> nn.Module:
     if name not in MODELS:
         raise ValueError(f"model={name!r} is not a known model; choose one of {sorted(MODELS)}.")
     return MODELS[name]()
+
+
+def computing_layers(model: nn.Module) -> list[nn.Module]:
+    """The modules that hold no others, in order: the layers that compute."""
+    return [m for m in model.modules() if not any(m.children())]
+
+
+def described(layer: nn.Module) -> str:
+    """A layer as `torch.nn.modules.dropout.Dropout(p=0.05, inplace=False)`: where its class lives, and its settings."""
+    return f"{type(layer).__module__}.{type(layer).__qualname__}({layer.extra_repr()})"
+
+
+def layer_list(model: nn.Module) -> list[str]:
+    """Every computing layer of `model`, described: what a run record keeps of the network that trained."""
+    return [described(m) for m in computing_layers(model)]
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -45,6 +45,7 @@ class RunRecord:
     validation_accuracy: list[float] = field(default_factory=list)  # percent
     setup_seconds: float = 0.0  # before the first epoch: loading the data, building the model (each resume adds)
     misread: list[list[int]] = field(default_factory=list)  # [test index, predicted digit] at the last epoch
+    layers: list[str] = field(default_factory=list)  # models.layer_list of the network that trained
 
     def add_epoch(self, misread: list[list[int]] | None = None, **figures: float) -> None:
         """Append one epoch's figures, each named as its list; `misread` replaces the previous epoch's."""

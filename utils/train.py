@@ -15,12 +15,11 @@ from torch import nn
 from tqdm import tqdm
 
 from .augment import RandomAffine
-from .batchnorm import use_fast_batchnorm
 from .checkpoint import CheckpointError, check_writable, load_checkpoint, save_checkpoint, save_json
 from .config import ConfigError, TrainConfig, resume_differences
 from .data import Batches, training_size, training_validation_and_test
 from .machine import device_name, pick_device, use_threads
-from .models import build_model, count_parameters
+from .models import build_model, count_parameters, layer_list
 from .results import RunRecord, summary_line
 
 
@@ -143,7 +142,7 @@ class Training:
         return RunRecord(model=self.name, parameters=count_parameters(self.model),
                          config={**self.cfg.to_dict(), "model": self.name}, device=self.device.type,
                          device_name=device_name(self.device), threads=self.threads,
-                         torch_version=str(torch.__version__))
+                         torch_version=str(torch.__version__), layers=layer_list(self.model))
 
     @property
     def machine(self) -> dict:  # what a resumed run must share with the one that wrote the checkpoint
@@ -157,8 +156,6 @@ def prepare(cfg: TrainConfig, model: nn.Module | None = None) -> Training:
     generator = seed_everything(cfg.seed, device)
     name = cfg.model if model is None else type(model).__name__
     model = (build_model(cfg.model) if model is None else model).to(device, memory_format=layout(cfg.channels_last))
-    if cfg.fast_batchnorm:
-        use_fast_batchnorm(model)
     train, validation, test = training_validation_and_test(device, cfg.data_fraction, cfg.seed, cfg.validation)
     optimizer, scheduler = make_optimizer(model, cfg)
     augment = RandomAffine().scaled(cfg.augment_strength) if cfg.augment else None
@@ -234,7 +231,7 @@ def resume_or_start(run: Training, record: RunRecord) -> tuple[RunRecord, int]:
         print(f"{cfg.run_dir} held a finished run; this run replaces it.")
         return record, 1
     shapes = [[(k, tuple(v.shape)) for k, v in s.items()] for s in (state["model_state"], run.model.state_dict())]
-    if shapes[0] != shapes[1]:
+    if shapes[0] != shapes[1] or state["metrics"].get("layers") != record.layers:  # the tensors, or their layers
         raise CheckpointError(f"{path} holds a {state['model_name']!r} network, whose layers differ from those of "
                               f"{run.name!r}. Resume with the network that wrote it, or pick another run_name.")
     changed = [f"{k}={record.config[k]!r} (checkpoint: {saved.get(k)!r})"
