@@ -1,5 +1,6 @@
-"""Fill the README's blocks from results/, never by hand: the runs table, the summaries of the sweeps, the journey,
-the benchmarks and the GPU check, and each faster path's comparison with its reference sweep."""
+"""Fill two files' blocks from results/, never by hand. README.md: the headline table, each model's 20-seed sweep and
+notebook run. results/speed.md: the benchmarks, the GPU check, and the previous recipes' sweeps
+(results/previous-recipes/), each faster path compared with its reference sweep."""
 from __future__ import annotations
 
 import re
@@ -10,14 +11,20 @@ from typing import NamedTuple
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.analysis import Runs, at_least, at_the_boundary, chance_below_target, sweep_runs, sweep_stats  # noqa: E402
 from utils.config import RESULTS, ROOT, TARGET_ACCURACY  # noqa: E402
-from utils.results import results_table  # noqa: E402
+from utils.models import build_model, layer_list  # noqa: E402
+from utils.results import RunRecord, describe_device  # noqa: E402
+from utils.tables import markdown_table  # noqa: E402
 
 SAME_ACCURACY = 0.03  # points: the most a faster path's mean final accuracy may differ from the reference's
+MODELS = ("baseline", "compact")  # the headline's rows: the course's recipes
+SWEEP_SEEDS = range(1, 21)  # the seeds of a model's headline sweep, results/sweep-<model>
+PREVIOUS = "previous-recipes"  # under results/: the sweeps and tuning runs made with the course's previous layers
+SPEED = "speed.md"  # under results/: the speed research, its blocks filled from the previous recipes' runs
 
 
 class Comparison(NamedTuple):
-    """Sweeps of a path compared with reference sweeps of the same model: folders in results/, whose runs are taken
-    together, and labels as the README says."""
+    """Sweeps of a path compared with reference sweeps of the same model: folders in results/previous-recipes/, whose
+    runs are taken together, and labels as results/speed.md says."""
 
     model: str
     label: str
@@ -31,10 +38,10 @@ class Comparison(NamedTuple):
 # a sweep named after the torch BatchNorm it keeps.
 REFERENCES = {"baseline": ("sweep-baseline", "the default"),
               "compact": ("sweep-compact-torch-batchnorm", "the reference")}
-# Faster settings: README block and the sweep results/sweep-<model>-<block> -> label
+# Faster settings: speed.md block and the sweep sweep-<model>-<block> -> label
 FASTER_PATHS = {"bf16": "bfloat16", "bf16-fast-dropout": "bfloat16 + fast_dropout", "nchw": "NCHW",
                 "compile": "torch.compile", "compile-bf16": "torch.compile + bfloat16"}
-# The compact model's other comparisons, README block -> (label, the path's sweep, seed sets): its recipe and a
+# The compact model's other comparisons, speed.md block -> (label, the path's sweep, seed sets): its recipe and a
 # faster path, on the sweeps' seeds ("") and on seeds no other sweep used ("-fresh-seeds", the reference's too),
 # or on both. A seed set's sweeps are named <sweep><seed set>.
 COMPACT_CHECKS = {"fast-batchnorm": ("fast_batchnorm", "sweep-compact", ("",)),
@@ -45,8 +52,8 @@ COMPACT_CHECKS = {"fast-batchnorm": ("fast_batchnorm", "sweep-compact", ("",)),
 
 
 def comparisons() -> dict[str, list[Comparison]]:
-    """README block -> the sweeps it compares. A FASTER_PATHS sweep results/sweep-<model>-<path> is compared with
-    the model's reference sweep (REFERENCES)."""
+    """speed.md block -> the sweeps it compares. A FASTER_PATHS sweep sweep-<model>-<path> is compared with the
+    model's reference sweep (REFERENCES)."""
     blocks = {path: [Comparison(model, label, (REFERENCES[model][0],), (f"sweep-{model}-{path}",),
                                 REFERENCES[model][1]) for model in REFERENCES]
               for path, label in FASTER_PATHS.items()}
@@ -57,8 +64,8 @@ def comparisons() -> dict[str, list[Comparison]]:
 
 
 def runs_of(folders: tuple[str, ...]) -> Runs:
-    """The runs of sweeps in results/, taken together; none where one of them has no runs yet."""
-    runs = [sweep_runs(RESULTS / folder) for folder in folders]
+    """The runs of sweeps in results/previous-recipes/, taken together; none where one of them has no runs yet."""
+    runs = [sweep_runs(RESULTS / PREVIOUS / folder) for folder in folders]
     return [run for sweep in runs for run in sweep] if all(runs) else []
 
 
@@ -130,16 +137,16 @@ def how_unusual(odds: float, level: float = 0.05) -> str:
     return f"{'unusual' if odds < level else 'not unusual'} by a {level:.0%} test"
 
 
-def fill(text: str, block: str, content: str) -> str:
-    """Replace what stands between <!-- block:start --> and <!-- block:end -->."""
+def fill(text: str, block: str, content: str, where: str = "README.md") -> str:
+    """Replace what stands between <!-- block:start --> and <!-- block:end --> in the text of file `where`."""
     start, end = f"<!-- {block}:start -->", f"<!-- {block}:end -->"
     if start not in text or end not in text:
-        sys.exit(f"README.md has no {start} ... {end} block to fill.")
+        sys.exit(f"{where} has no {start} ... {end} block to fill.")
     return re.sub(f"{re.escape(start)}.*?{re.escape(end)}", lambda _: f"{start}\n{content}\n{end}", text, flags=re.S)
 
 
 def benchmark_blocks() -> dict[str, Path]:
-    """README block -> benchmark report: results/benchmarks/models.md fills benchmark-models, and another
+    """speed.md block -> benchmark report: results/benchmarks/models.md fills benchmark-models, and another
     machine's run in results/benchmarks-xeon/models.md fills benchmark-xeon-models."""
     blocks = {}
     for folder in sorted(RESULTS.glob("benchmarks*")):
@@ -148,19 +155,94 @@ def benchmark_blocks() -> dict[str, Path]:
     return blocks
 
 
-def main() -> None:
-    readme = ROOT / "README.md"
-    files = sorted(RESULTS.glob("*/metrics.json"))  # single runs; sweeps sit one level deeper
-    if not files:
-        sys.exit("No results/*/metrics.json yet: run `make notebooks` first.")
-    table = results_table(files)
-    text = fill(readme.read_text(), "results", table)
-    for sweep in sorted(RESULTS.glob("sweep-*/results.md")):  # <!-- sweep-baseline:start --> ...
-        text = fill(text, sweep.parent.name, sweep.read_text().strip())
-    if (RESULTS / "journey" / "results.md").exists():  # <!-- journey:start --> ...
-        text = fill(text, "journey", (RESULTS / "journey" / "results.md").read_text().strip())
-    compact_reference, compact_paths = [], {}  # the compact model's reference runs, and its paths' by label
-    for block, compared in comparisons().items():  # <!-- bf16:start --> ...: each faster sweep against its reference
+
+
+def sweep_command(model: str) -> str:
+    """The command that makes, or finishes, a model's headline sweep."""
+    return f"make sweep MODEL={model} SEEDS=\"$(seq -s ' ' {SWEEP_SEEDS[0]} {SWEEP_SEEDS[-1]})\" JOBS=2 RUNS=results"
+
+
+def headline_sweep(model: str) -> Runs:
+    """The finished runs of seeds 1 to 20 in results/sweep-<model>: those that trained every epoch they were set."""
+    return [(name, run) for name, run in sweep_runs(RESULTS / f"sweep-{model}")
+            if run.seed in SWEEP_SEEDS and run.epochs == run.config["epochs"]]
+
+
+def notebook_run(model: str) -> RunRecord | None:
+    """The notebook's single run of a model, results/<model>/metrics.json; None before it is made."""
+    path = RESULTS / model / "metrics.json"
+    return RunRecord.load(path) if path.exists() else None
+
+
+def out_of_date(model: str, folder: str, run: RunRecord, remake: str) -> list[str]:
+    """A note, with the command that remakes it, where `run` trained other layers than `model` has now (or predates
+    the records that list them): a previous recipe's run; none otherwise."""
+    return [] if run.layers == layer_list(build_model(model)) else [
+        f"{model}: `results/{folder}` was trained with other layers than the {model} has now: a previous recipe's "
+        f"run; `{remake}` remakes it."]
+
+
+def accuracy_cells(model: str, runs: Runs) -> tuple[list[str], list[str]]:
+    """Mean and worst final accuracy of the headline sweep, or what it lacks; and notes on what to run."""
+    if len(runs) == len(SWEEP_SEEDS):
+        final = sweep_stats(runs)["final"]
+        notes = out_of_date(model, f"sweep-{model}", runs[0][1], f"{sweep_command(model)} CLEAR=1")
+        return [f"{final['mean']:.2f}", f"{final['min']:.2f}"], notes
+    state = f"sweep: {len(runs)} of {len(SWEEP_SEEDS)} runs finished" if runs else "sweep not yet made"
+    return [state, "-"], [f"{model}: {state}; `{sweep_command(model)}` {'finishes' if runs else 'makes'} it."]
+
+
+def timing_cells(model: str, run: RunRecord | None) -> tuple[list[str], list[str]]:
+    """Seconds to the target and for the whole run, and the machine, of the notebook's run; notes on its state."""
+    if run is None:
+        return ["no run yet", "-", "-"], [f"{model}: no notebook run in `results/{model}` yet; `make notebooks` "
+                                          "makes it."]
+    to_target = "not reached" if run.seconds_to_target is None else f"{run.seconds_to_target:.0f}"
+    notes = out_of_date(model, model, run, "make notebooks")
+    return [to_target, f"{run.run_seconds:.0f}", f"{describe_device(run)}, torch {run.torch_version}"], notes
+
+
+def headline_row(model: str) -> tuple[list[str], list[str]]:
+    """A model's headline cells, and notes on what is missing or out of date; never a number it lacks."""
+    runs, run = headline_sweep(model), notebook_run(model)
+    accuracy, notes = accuracy_cells(model, runs)
+    timing, run_notes = timing_cells(model, run)
+    shown = runs[0][1] if len(runs) == len(SWEEP_SEEDS) else run  # the sweep's recipe once it is complete
+    if run and shown is not run and (run.parameters, run.epochs) != (shown.parameters, shown.epochs):
+        notes.append(f"{model}: `results/{model}` has {run.parameters:,} parameters and {run.epochs} epochs, its sweep "
+                     f"{shown.parameters:,} and {shown.epochs}: another recipe; `make notebooks` remakes it.")
+    size = [f"{shown.parameters:,}", str(shown.epochs)] if shown else ["-", "-"]
+    return [model, *size, *accuracy, *timing], notes + run_notes
+
+
+def headline_figure() -> str:
+    """One figure: the baseline sweep's test error per epoch once the sweep is complete, else its notebook run's
+    curves; none where neither exists."""
+    model = MODELS[0]
+    sweep_figure = RESULTS / f"sweep-{model}" / "accuracy.png"
+    if len(headline_sweep(model)) == len(SWEEP_SEEDS) and sweep_figure.exists():
+        return f"![Test error per epoch, {model}, all {len(SWEEP_SEEDS)} seeds](results/sweep-{model}/accuracy.png)"
+    if (RESULTS / model / "history.png").exists():
+        return f"![Training curves of the notebook's {model} run](results/{model}/history.png)"
+    return ""
+
+
+def headline() -> str:
+    """The README's headline block: one row per model, notes on what is missing, and one figure."""
+    rows, notes = zip(*(headline_row(model) for model in MODELS), strict=True)
+    seeds = f"seeds {SWEEP_SEEDS[0]}-{SWEEP_SEEDS[-1]}"
+    header = ["model", "parameters", "epochs", f"mean final % ({seeds})", "worst final %",
+              f"seconds to {TARGET_ACCURACY}%", "whole run s", "machine (notebook run)"]
+    parts = [markdown_table(header, rows), "\n".join(f"- {note}" for group in notes for note in group),
+             headline_figure()]
+    return "\n\n".join(part for part in parts if part)
+
+
+def comparison_blocks() -> dict[str, str]:
+    """speed.md block -> each faster path's comparison with its reference, and their misses pooled
+    (compact-faster-paths), where both sweeps exist."""
+    blocks, compact_reference, compact_paths = {}, [], {}
+    for block, compared in comparisons().items():
         found = []
         for c in compared:
             reference, path = runs_of(c.reference), runs_of(c.path)
@@ -169,16 +251,37 @@ def main() -> None:
                 if c.reference == (REFERENCES["compact"][0],):
                     compact_reference, compact_paths[c.label] = reference, path
         if found:
-            text = fill(text, block, "\n\n".join(found))
-    if compact_paths:  # <!-- compact-faster-paths:start --> ...: their runs below the target, all together
-        text = fill(text, "compact-faster-paths", pooled_misses(compact_reference, compact_paths))
-    gpu = RESULTS / "gpu"  # <!-- gpu:start --> ...: scripts/gpu_check.sh's machine and summary, as it printed them
+            blocks[block] = "\n\n".join(found)
+    if compact_paths:
+        blocks["compact-faster-paths"] = pooled_misses(compact_reference, compact_paths)
+    return blocks
+
+
+def speed_blocks() -> dict[str, str]:
+    """speed.md block -> content, for each block whose runs or reports exist: the previous recipes' sweeps, the
+    comparisons, the benchmarks and the GPU check (scripts/gpu_check.sh's machine and summary, as printed)."""
+    blocks = {sweep.parent.name: sweep.read_text().strip()
+              for sweep in sorted((RESULTS / PREVIOUS).glob("sweep-*/results.md"))}
+    blocks |= comparison_blocks()
+    gpu = RESULTS / "gpu"
     if (gpu / "summary.txt").exists():
-        text = fill(text, "gpu", "```\n" + (gpu / "machine.txt").read_text().strip() + "\n"
-                    + (gpu / "summary.txt").read_text().strip() + "\n```")
-    for block, report in benchmark_blocks().items():
-        text = fill(text, block, report.read_text().strip())
-    readme.write_text(text)
+        blocks["gpu"] = ("```\n" + (gpu / "machine.txt").read_text().strip() + "\n"
+                         + (gpu / "summary.txt").read_text().strip() + "\n```")
+    return blocks | {block: report.read_text().strip() for block, report in benchmark_blocks().items()}
+
+
+def fill_all(text: str, blocks: dict[str, str], where: str) -> str:
+    """`text` with every block filled."""
+    for block, content in blocks.items():
+        text = fill(text, block, content, where)
+    return text
+
+
+def main() -> None:
+    readme, speed = ROOT / "README.md", RESULTS / SPEED
+    table = headline()
+    readme.write_text(fill(readme.read_text(), "headline", table))
+    speed.write_text(fill_all(speed.read_text(), speed_blocks(), f"results/{SPEED}"))
     print(table)
 
 

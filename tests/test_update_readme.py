@@ -1,4 +1,6 @@
 import importlib.util
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -6,9 +8,31 @@ import pytest
 from utils.analysis import at_least, chance_below_target, sweep_stats
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "update_readme.py"
+ROOT = SCRIPT.parents[1]
 spec = importlib.util.spec_from_file_location("update_readme", SCRIPT)
 update_readme = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(update_readme)
+COMPACT_COMMAND = """make sweep MODEL=compact SEEDS="$(seq -s ' ' 1 20)" JOBS=2 RUNS=results"""
+
+
+def save(folder: Path, run) -> None:
+    """Write a run's record as folder/metrics.json."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "metrics.json").write_text(json.dumps(run.to_dict()))
+
+
+@pytest.fixture
+def results(tmp_path, monkeypatch) -> Path:
+    """An empty results/ under a repository root in tmp_path, which the script reads and writes instead."""
+    monkeypatch.setattr(update_readme, "ROOT", tmp_path)
+    monkeypatch.setattr(update_readme, "RESULTS", tmp_path / "results")
+    return tmp_path / "results"
+
+
+def blocks_in(text: str) -> set[str]:
+    """The names of the blocks a text marks with both a start and an end."""
+    starts, ends = (set(re.findall(rf"<!-- ([\w-]+):{edge} -->", text)) for edge in ("start", "end"))
+    return starts & ends
 
 
 def test_fill_replaces_only_its_block():
@@ -18,19 +42,101 @@ def test_fill_replaces_only_its_block():
     assert update_readme.fill(filled, "x", "new \\1 table") == filled  # idempotent
 
 
-def test_missing_block_is_reported():
-    with pytest.raises(SystemExit, match="no <!-- z:start -->"):
+def test_missing_block_is_reported_with_its_file():
+    with pytest.raises(SystemExit, match="README.md has no <!-- z:start -->"):
         update_readme.fill("text", "z", "table")
+    with pytest.raises(SystemExit, match="results/speed.md has no <!-- z:start -->"):
+        update_readme.fill("<!-- z:start -->", "z", "table", "results/speed.md")  # a start without its end
 
 
-def test_the_readme_has_every_block_the_script_fills():
-    root = SCRIPT.parents[1]
-    readme = (root / "README.md").read_text()
-    blocks = ["results"] + [p.parent.name for p in (root / "results").glob("sweep-*/results.md")]
-    blocks += list(update_readme.benchmark_blocks()) + list(update_readme.comparisons()) + ["compact-faster-paths"]
-    assert {"benchmark-models", "benchmark-xeon-models"} <= set(blocks)  # this machine kind's run and another's
-    for block in blocks:
-        assert f"<!-- {block}:start -->" in readme and f"<!-- {block}:end -->" in readme, block
+def test_the_readme_is_a_front_door_of_at_most_250_lines():
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 250
+
+
+def test_the_readme_has_the_headline_block_and_links_to_the_speed_research():
+    readme = (ROOT / "README.md").read_text()
+    assert blocks_in(readme) == {"headline"}  # every other block lives in results/speed.md
+    assert "](results/speed.md)" in readme
+
+
+def test_speed_md_has_every_block_the_script_fills():
+    speed = blocks_in((ROOT / "results" / "speed.md").read_text())
+    filled = set(update_readme.speed_blocks())
+    assert {"benchmark-models", "benchmark-xeon-models", "gpu", "sweep-baseline", "bf16"} <= filled  # found moved
+    assert filled | set(update_readme.comparisons()) | {"compact-faster-paths"} <= speed
+
+
+def full_sweep(folder: Path, finished_run, finals=None) -> None:
+    """Seeds 1 to 20 of a one-epoch recipe in `folder`: finals 99.40 and 99.60 by turns unless given."""
+    for seed in range(1, 21):
+        final = finals[seed - 1] if finals else (99.40, 99.60)[seed % 2]
+        save(folder / f"seed{seed}", finished_run([final], seed=seed))
+
+
+def test_the_headline_is_computed_from_the_sweep_and_the_notebook_run(results, finished_run):
+    full_sweep(results / "sweep-baseline", finished_run)
+    save(results / "baseline", finished_run([99.30, 99.45, 99.50], seconds=20.0))
+    (results / "sweep-baseline" / "accuracy.png").write_bytes(b"png")
+    text = update_readme.headline()
+    assert "| baseline | 16,146 | 1 | 99.50 | 99.40 | 40 | 60 | cpu" in text  # to 99.4% after 2 epochs of 20 s
+    assert "![Test error per epoch, baseline, all 20 seeds](results/sweep-baseline/accuracy.png)" in text
+    assert "epochs, its sweep 16,146 and 1: another recipe" in text  # 3 epochs in the run, 1 in the sweep
+
+
+def test_a_model_without_its_sweep_or_run_says_so_instead_of_a_number(results, finished_run):
+    text = update_readme.headline()
+    assert "| compact | - | - | sweep not yet made | - | no run yet | - | - |" in text
+    assert f"compact: sweep not yet made; `{COMPACT_COMMAND}` makes it." in text
+    assert "compact: no notebook run in `results/compact` yet; `make notebooks` makes it." in text
+    assert "![" not in text  # no figure to show
+    save(results / "compact", finished_run([99.30, 99.45], model="compact"))
+    (results / "baseline").mkdir()
+    (results / "baseline" / "history.png").write_bytes(b"png")
+    text = update_readme.headline()
+    assert "| compact | 16,146 | 2 | sweep not yet made | - | 20 | 20 | cpu" in text  # the size of the run's recipe
+    assert "![Training curves of the notebook's baseline run](results/baseline/history.png)" in text
+
+
+def test_an_unfinished_sweep_counts_only_its_finished_runs(results, finished_run):
+    full_sweep(results / "sweep-compact", finished_run)
+    unfinished = finished_run([99.5], seed=20, epochs=3)  # one epoch of three: stopped
+    save(results / "sweep-compact" / "seed20", unfinished)
+    text = update_readme.headline()
+    assert "| compact | - | - | sweep: 19 of 20 runs finished | - |" in text
+    assert f"`{COMPACT_COMMAND}` finishes it." in text and "99.50" not in text
+
+
+def test_a_run_of_other_layers_than_the_model_has_now_is_marked(results, finished_run):
+    run = finished_run([99.5])
+    save(results / "baseline", run)
+    note = "baseline: `results/baseline` was trained with other layers than the baseline has now"
+    assert note not in update_readme.headline()
+    run.layers = [layer.replace("p=0.05", "p=0.1") for layer in run.layers]
+    save(results / "baseline", run)
+    assert note + ": a previous recipe's run; `make notebooks` remakes it." in update_readme.headline()
+
+
+def test_make_readme_writes_the_headline_and_speed_md(results, finished_run):
+    full_sweep(results / "previous-recipes" / "sweep-baseline", finished_run)
+    full_sweep(results / "previous-recipes" / "sweep-baseline-bf16", finished_run, [99.52] * 20)
+    (results / "previous-recipes" / "sweep-baseline" / "results.md").write_text("per-seed table\n")
+    (results / "benchmarks").mkdir(parents=True)
+    (results / "benchmarks" / "models.md").write_text("models report")
+    blocks = ("sweep-baseline", "bf16", "benchmark-models")
+    (results / "speed.md").write_text("\n".join(f"<!-- {b}:start -->\nold\n<!-- {b}:end -->" for b in blocks))
+    (results.parent / "README.md").write_text("intro\n<!-- headline:start -->\nold\n<!-- headline:end -->\nend")
+    update_readme.main()
+    readme, speed = (results.parent / "README.md").read_text(), (results / "speed.md").read_text()
+    assert "old" not in readme and "| baseline | - | - | sweep not yet made |" in readme and readme.endswith("end")
+    assert "old" not in speed and "per-seed table" in speed and "models report" in speed
+    assert "baseline:\n\n- mean final accuracy: 99.52% with bfloat16, 99.50% with the default" in speed
+
+
+def test_sweeps_taken_together_need_every_one(results, finished_run):
+    save(results / "previous-recipes" / "sweep-a" / "seed1", finished_run([99.5], seed=1))
+    assert update_readme.runs_of(("sweep-a", "sweep-b")) == []  # b not made yet: no comparison, not half of one
+    save(results / "previous-recipes" / "sweep-b" / "seed2", finished_run([99.5], seed=2))
+    assert [name for name, _ in update_readme.runs_of(("sweep-a", "sweep-b"))] == ["seed1", "seed2"]
 
 
 def test_each_faster_path_is_compared_with_the_reference_of_the_same_seeds():
@@ -47,11 +153,6 @@ def test_each_faster_path_is_compared_with_the_reference_of_the_same_seeds():
         (fresh,) = blocks[block]
         assert fresh.reference == ("sweep-compact-torch-batchnorm-fresh-seeds",)
         assert fresh.path[0].endswith("-fresh-seeds")
-
-
-def test_sweeps_taken_together_need_every_one(tmp_path, monkeypatch):
-    monkeypatch.setattr(update_readme, "RESULTS", tmp_path)
-    assert update_readme.runs_of(("sweep-a", "sweep-b")) == []  # neither made yet: no comparison, not half of one
 
 
 def test_comparing_two_sweeps_pairs_seeds_and_calls_out_a_pass_at_the_boundary(finished_run):
