@@ -24,8 +24,16 @@ import papermill as pm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.analysis import plot_sweep, sweep_markdown, write_sweep_csv  # noqa: E402
-from utils.config import RESULTS, ROOT, ConfigError, TrainConfig, changed_settings, field_names  # noqa: E402
-from utils.experiments import JOURNEY_DIR, TABLES, Experiment, sweep_name, to_run, write_journey_summary  # noqa: E402
+from utils.config import RESULTS, ROOT, ConfigError, TrainConfig, changed_settings, field_names, shown  # noqa: E402
+from utils.experiments import (  # noqa: E402
+    JOURNEY_DIR,
+    TABLES,
+    Experiment,
+    finished,
+    sweep_name,
+    to_run,
+    write_journey_summary,
+)
 from utils.machine import pick_device  # noqa: E402
 from utils.notebooks import NOTEBOOKS, clean_executed  # noqa: E402
 from utils.results import RunRecord, load_runs  # noqa: E402
@@ -36,24 +44,23 @@ WHY_KEPT = "finished earlier in this folder with these settings"
 Job = tuple[str, int]  # (experiment name, seed)
 
 
-def shown(path: Path) -> str:
-    """`path` relative to the repository where it is inside it."""
-    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
-
-
 def limit_threads(threads: int) -> None:
     """Runs in each worker; the kernels it starts inherit the limit."""
     os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
 
 
 def run_one(run_dir: Path, cfg: TrainConfig) -> Path:
-    """Execute the training notebook with `cfg` into `run_dir`; returns its metrics.json."""
+    """Execute the training notebook with `cfg` into `run_dir`, and check that it trained `cfg`; returns its
+    metrics.json."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    params = {**changed_settings(cfg), "seed": cfg.seed, "run_name": run_dir.name, "runs_dir": shown(run_dir.parent)}
+    # every setting, not only those off TrainConfig's defaults: the notebook's None takes the model's recipe
+    params = {**cfg.to_dict(), "run_name": run_dir.name, "runs_dir": shown(run_dir.parent)}
     notebook = run_dir / "notebook.ipynb"
     pm.execute_notebook(str(TRAINING), str(notebook), parameters=params, kernel_name="python3", cwd=str(ROOT),
                         progress_bar=False)
     clean_executed(notebook)
+    if not finished(run_dir / "metrics.json", cfg):
+        raise RuntimeError(f"{run_dir} did not train the settings it was given; see {notebook}.")
     return run_dir / "metrics.json"
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from utils.config import TrainConfig
+from utils.config import RECIPES, TrainConfig
 from utils.experiments import finished
 from utils.machine import pick_device
 
@@ -48,6 +48,14 @@ def test_a_sweep_runs_the_notebook_per_seed_and_summarises_exactly_those_runs(ti
 def test_a_sweep_prints_each_finished_run_and_the_time_left(tmp_path):
     out = sweep("--seeds", "5", "--root", str(tmp_path), "--name", "one", *TINY).stdout
     assert "seed 5: final " in out and "1 of 1 done, about 0 min left" in out
+
+
+def test_a_setting_equal_to_the_baselines_default_still_overrides_another_models_recipe(tmp_path):
+    """lr=0.1 is TrainConfig's default and not the compact recipe's: the run must train lr=0.1 all the same."""
+    assert RECIPES["compact"]["lr"] != TrainConfig().lr
+    sweep("--model", "compact", "--seeds", "1", "--root", str(tmp_path), *TINY, "--param", f"lr={TrainConfig().lr}")
+    config = json.loads((tmp_path / "sweep-compact" / "seed1" / "metrics.json").read_text())["config"]
+    assert config["lr"] == TrainConfig().lr and config["model"] == "compact"
 
 
 def test_a_sweep_started_again_keeps_its_finished_runs_and_only_those(tiny_sweep, tmp_path):

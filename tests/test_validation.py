@@ -1,14 +1,17 @@
 """The rule that chose the recipes: its pass mark as results/choosing-the-recipes.md states it, applied in order."""
+import nbformat
 import pytest
 
-from utils.config import RESULTS
+from utils.analysis import sweep_runs
+from utils.config import RESULTS, ROOT, TrainConfig
 from utils.experiments import PASS_EACH, PASS_MEAN, VALIDATION, VALIDATION_SEEDS, chosen_candidate
+from utils.models import build_model, layer_list
 from utils.results import RunRecord
 
 
 def runs(*finals: float) -> list[RunRecord]:
-    return [RunRecord("baseline", 16146, {"seed": 241 + i}, "cpu", "cpu", 1, "", validation_accuracy=[98.0, final])
-            for i, final in enumerate(finals)]
+    return [RunRecord("baseline", 16146, {"seed": 241 + i, "epochs": 2}, "cpu", "cpu", 1, "", test_accuracy=[98, 99],
+                      validation_accuracy=[98.0, final]) for i, final in enumerate(finals)]
 
 
 def test_the_code_applies_the_pass_mark_the_rule_wrote_down():
@@ -20,7 +23,7 @@ def test_the_code_applies_the_pass_mark_the_rule_wrote_down():
 
 def test_the_first_candidate_that_passes_is_chosen_even_if_a_later_one_scores_higher():
     chosen, table = chosen_candidate({"a": runs(99.50, 99.44, 99.70), "b": runs(99.52, 99.53, 99.55),
-                                      "c": runs(99.60, 99.61, 99.62), "d": []})
+                                      "c": runs(99.60, 99.61, 99.62), "d": []}, seeds=3)
     assert chosen == "b"
     rows = table.splitlines()[2:]
     assert rows[0].startswith("| a | 241, 242, 243 | 99.50, 99.44, 99.70 | 99.55 | 99.44 | no |")
@@ -29,6 +32,36 @@ def test_the_first_candidate_that_passes_is_chosen_even_if_a_later_one_scores_hi
 
 
 def test_with_no_candidate_passing_the_highest_mean_is_taken():
-    assert chosen_candidate({"a": runs(99.50, 99.44), "b": runs(99.51, 99.50)})[0] == "b"
+    assert chosen_candidate({"a": runs(99.50, 99.44), "b": runs(99.51, 99.50)}, seeds=2)[0] == "b"
     with pytest.raises(ValueError, match="--table validation"):
         chosen_candidate({"a": []})
+
+
+def test_a_candidate_is_judged_only_on_all_its_seeds_finished():
+    unfinished = runs(99.60)
+    unfinished[0].test_accuracy.pop()  # stopped after its first epoch of two
+    with pytest.raises(ValueError, match="b has 1 finished runs, not 2: `make validation` finishes it"):
+        chosen_candidate({"a": runs(99.50, 99.44), "b": runs(99.60) + unfinished}, seeds=2)
+
+
+@pytest.mark.parametrize("model", ["baseline", "compact"])
+def test_each_recipe_trains_the_candidate_its_rule_chose(model):
+    """RECIPES and MODELS say what the committed validation runs chose, so the two cannot drift apart."""
+    candidates = [e for e in VALIDATION.values() if e.name == f"validation-{model}"
+                  or e.name.startswith(f"validation-{model}-")]
+    chosen, _ = chosen_candidate({e.name: [run for _, run in sweep_runs(RESULTS / e.name)] for e in candidates})
+    experiment, recipe = VALIDATION[chosen], TrainConfig.recipe(model)
+    judged = {**experiment.config().to_dict(), "model": model, "validation": 0}
+    assert judged == {**recipe.to_dict(), "seed": experiment.config().seed}
+    assert layer_list(build_model(experiment.model)) == layer_list(build_model(model))
+
+
+def test_notebook_6_reads_every_candidate_in_the_rules_order():
+    cell = next(c for c in nbformat.read(ROOT / "notebooks" / "06_sweeps.ipynb", as_version=4).cells
+                if "parameters" in c.metadata.get("tags", []))
+    given = {}
+    exec(cell.source, given)
+    for model in ("baseline", "compact"):
+        names = [e.name for e in VALIDATION.values() if e.name == f"validation-{model}"
+                 or e.name.startswith(f"validation-{model}-")]
+        assert given[f"{model}_candidates"] == [f"results/{name}" for name in names]

@@ -81,10 +81,9 @@ COMPACT_STEPS = [
     ("the baseline's layout", dict(head="transition", dropout=0.0)),
     ("1x1 convolution to 10 maps + global average pooling instead of the linear layer", GAP),
     ("no convolution biases: BatchNorm's shift does their job", dict(GAP, bias=False)),
-    ("one 8-wide convolution at 28x28 instead of two 16-wide: the full-size maps cost the most time",
-     dict(GAP, bias=False, stages=((8,), (16, 16), (32,)))),
-    ("12 channels at 14x14, 16 at 7x7", dict(GAP, bias=False, stages=((8,), (12, 12), (16,)))),
-    ("one more convolution at 14x14 and at 7x7", dict(GAP, bias=False, stages=COMPACT_STAGES)),
+    ("8 and 10 channels at 28x28 instead of 16", dict(GAP, bias=False, stages=((8, 10), (16, 16), (32,)))),
+    ("10-12 channels at 14x14, 14 at 7x7", dict(GAP, bias=False, stages=((8, 10), (10, 12), (14,)))),
+    ("one more convolution at 14x14 and at 7x7, the last one 16 wide", dict(GAP, bias=False, stages=COMPACT_STAGES)),
 ]
 
 

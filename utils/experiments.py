@@ -12,7 +12,7 @@ from typing import Any
 
 from .analysis import mean_spread, sweep_runs
 from .checkpoint import CheckpointError, load_checkpoint
-from .config import RESULTS, TARGET_ACCURACY, TrainConfig, changed_settings, resume_differences
+from .config import RESULTS, TARGET_ACCURACY, TrainConfig, changed_settings, resume_differences, shown
 from .machine import pick_device
 from .models import build_model, count_parameters, layer_list
 from .results import RunRecord
@@ -138,27 +138,37 @@ VARIANTS = {name: Experiment(f"exercise-{name}", model, settings, EXERCISE_SEEDS
 # results/choosing-the-recipes.md, written before their runs; on seeds no sweep uses.
 VALIDATION_SEEDS = (241, 242, 243, 244, 245)
 VALIDATION = {e.name: e for e in (
-    Experiment("validation-baseline", "baseline", dict(validation=10_000, epochs=12, lr=0.1), VALIDATION_SEEDS),
-    Experiment("validation-baseline-lr-0.2", "baseline", dict(validation=10_000, epochs=12, lr=0.2), VALIDATION_SEEDS),
+    Experiment("validation-baseline", "baseline", dict(validation=10_000, epochs=12, lr=0.1, augment_strength=1.0),
+               VALIDATION_SEEDS),
+    Experiment("validation-baseline-lr-0.2", "baseline", dict(validation=10_000, epochs=12, lr=0.2,
+                                                              augment_strength=1.0), VALIDATION_SEEDS),
     Experiment("validation-baseline-augment-0.5", "baseline", dict(validation=10_000, epochs=12, lr=0.1,
                                                                    augment_strength=0.5), VALIDATION_SEEDS),
-    Experiment("validation-compact", "compact", dict(validation=10_000, epochs=20, lr=0.2), VALIDATION_SEEDS),
-    Experiment("validation-compact-previous-layout", "compact-previous-layout", dict(validation=10_000, epochs=20,
-                                                                                   lr=0.2), VALIDATION_SEEDS),
-    Experiment("validation-compact-lr-0.1", "compact", dict(validation=10_000, epochs=20, lr=0.1), VALIDATION_SEEDS))}
+    # the first and third ran under the name "compact", the second as "compact-previous-layout", and their records
+    # keep those names
+    Experiment("validation-compact", "compact-narrow-start", dict(validation=10_000, epochs=20, lr=0.2,
+                                                                  augment_strength=1.0), VALIDATION_SEEDS),
+    Experiment("validation-compact-previous-layout", "compact", dict(validation=10_000, epochs=20, lr=0.2,
+                                                                     augment_strength=1.0), VALIDATION_SEEDS),
+    Experiment("validation-compact-lr-0.1", "compact-narrow-start", dict(validation=10_000, epochs=20, lr=0.1,
+                                                                         augment_strength=1.0), VALIDATION_SEEDS))}
 # The pass mark of results/choosing-the-recipes.md: every validation run, and their mean, at or above these (%).
 PASS_EACH, PASS_MEAN = 99.45, 99.52
 
 
-def chosen_candidate(candidates: dict[str, list[RunRecord]]) -> tuple[str, MarkdownText]:
-    """By the rule: the first candidate, in order, whose validation finals pass; else the highest mean. Returns its
-    name and a table of every candidate; one without runs was not needed."""
+def chosen_candidate(candidates: dict[str, list[RunRecord]], seeds: int = len(VALIDATION_SEEDS)) -> tuple[
+        str, MarkdownText]:
+    """By the rule: the first candidate, in order, whose validation finals over `seeds` runs pass; else the highest
+    mean. Returns its name and a table of every candidate; one without runs was not needed."""
     rows, means, chosen = [], {}, None
     for name, runs in candidates.items():
+        runs = [run for run in runs if run.epochs == run.config["epochs"]]  # finished
         finals = [run.validation_accuracy[-1] for run in runs]
         if not finals:
             rows.append([name, "-", "not run: an earlier candidate passed", "-", "-", "-"])
             continue
+        if len(finals) != seeds:
+            raise ValueError(f"{name} has {len(finals)} finished runs, not {seeds}: `make validation` finishes it.")
         means[name] = sum(finals) / len(finals)
         passed = min(finals) >= PASS_EACH and means[name] >= PASS_MEAN
         chosen = chosen or (name if passed else None)
@@ -307,7 +317,7 @@ def variant_runs(name: str, root: Path = RESULTS) -> list[RunRecord]:
     """The runs of one exercise variant, by seed; a clear error where `make exercises` has not made them."""
     variant = VARIANTS[name]
     files = [root / variant.name / f"seed{s}" / "metrics.json" for s in EXERCISE_SEEDS]
-    missing = [str(f) for f in files if not same_layers(f, variant.config())]
+    missing = [shown(f) for f in files if not same_layers(f, variant.config())]
     if missing:
         raise FileNotFoundError(f"{', '.join(missing)} not found, or made with other layers than the model has now: "
                                 "run `make exercises` to train the variants.")
@@ -319,7 +329,7 @@ def default_runs(model: str, root: Path = RESULTS) -> list[RunRecord]:
     folder, cfg = root / sweep_name(model), TrainConfig(model=model)
     runs = [run for name, run in sweep_runs(folder) if same_layers(folder / name / "metrics.json", cfg)]
     if not runs:
-        raise FileNotFoundError(f"{folder} holds no run of the {model}'s current layers: run `make sweep "
+        raise FileNotFoundError(f"{shown(folder)} holds no run of the {model}'s current layers: run `make sweep "
                                 f"MODEL={model}`.")
     return runs
 
