@@ -10,6 +10,7 @@ from torch import nn
 BASELINE_STAGES = ((16, 16), (16, 16), (32,))  # widths of the 3x3 convolutions at 28x28, 14x14 and 7x7
 COMPACT_STAGES = ((8, 10), (10, 12, 12), (14, 16))
 NARROW_START_STAGES = ((8,), (12, 12, 12), (16, 16))  # a candidate for the compact model that validation turned down
+WIDER_STAGES = ((8, 10), (12, 14, 14), (16, 16))  # round 2's candidate over 8,000 parameters
 HEADS = ("transition", "linear", "gap")
 
 
@@ -60,6 +61,7 @@ MODELS: dict[str, Callable[[], nn.Module]] = {
     # under 8,000 parameters: narrow bias-free convolutions (BatchNorm's shift does their job), no linear layer
     "compact": partial(convnet, COMPACT_STAGES, head="gap", dropout=0.0, bias=False),
     "compact-narrow-start": partial(convnet, NARROW_START_STAGES, head="gap", dropout=0.0, bias=False),
+    "compact-wider": partial(convnet, WIDER_STAGES, head="gap", dropout=0.0, bias=False),
     # the design journey's other steps (notebook 7)
     "plain": partial(convnet, head="linear", batchnorm=False, dropout=0.0),
     "plain-bn": partial(convnet, head="linear", dropout=0.0),
