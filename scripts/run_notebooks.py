@@ -14,7 +14,7 @@ import papermill as pm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.config import RESULTS, ROOT, TrainConfig  # noqa: E402
-from utils.notebooks import TRAINING_MODELS, clean_executed, course_notebooks, write_generated_cells  # noqa: E402
+from utils.course import TRAINING_MODELS, clean_executed, course_notebooks, write_generated_cells  # noqa: E402
 
 KEPT = ("metrics.json", "checkpoint.pt", "history.png")  # what results/<model>/ holds of a run
 

@@ -25,6 +25,7 @@ import papermill as pm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from utils.analysis import plot_sweep, sweep_markdown, write_sweep_csv  # noqa: E402
 from utils.config import RESULTS, ROOT, ConfigError, TrainConfig, changed_settings, field_names, shown  # noqa: E402
+from utils.course import NOTEBOOKS, clean_executed  # noqa: E402
 from utils.experiments import (  # noqa: E402
     JOURNEY_DIR,
     TABLES,
@@ -35,7 +36,6 @@ from utils.experiments import (  # noqa: E402
     write_journey_summary,
 )
 from utils.machine import pick_device  # noqa: E402
-from utils.notebooks import NOTEBOOKS, clean_executed  # noqa: E402
 from utils.results import RunRecord, load_runs  # noqa: E402
 
 TRAINING = NOTEBOOKS / "04_training.ipynb"
@@ -45,13 +45,12 @@ Job = tuple[str, int]  # (experiment name, seed)
 
 
 def limit_threads(threads: int) -> None:
-    """Runs in each worker; the kernels it starts inherit the limit."""
+    """Runs in each worker, whose kernels inherit the limit."""
     os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
 
 
 def run_one(run_dir: Path, cfg: TrainConfig) -> Path:
-    """Execute the training notebook with `cfg` into `run_dir`, and check that it trained `cfg`; returns its
-    metrics.json."""
+    """Execute the training notebook with `cfg` into `run_dir` and check that it trained `cfg`; returns metrics.json."""
     run_dir.mkdir(parents=True, exist_ok=True)
     # every setting, not only those off TrainConfig's defaults: the notebook's None takes the model's recipe
     params = {**cfg.to_dict(), "run_name": run_dir.name, "runs_dir": shown(run_dir.parent)}
@@ -111,28 +110,17 @@ def checked_configs(chosen: list[Experiment], overrides: dict, parser: argparse.
     return configs
 
 
-def other_runs(out: Path, seeds: tuple[int, ...]) -> list[str]:
-    """Run folders in `out` that this experiment would not write."""
-    ours = {f"seed{s}" for s in seeds}
-    return sorted(p.parent.name for p in out.glob("*/metrics.json") if p.parent.name not in ours)
-
-
 def clear_or_refuse(chosen: list[Experiment], root: Path, clear: bool, parser: argparse.ArgumentParser) -> None:
     """With `clear`, delete the experiments' folders; else refuse a folder that holds runs of other seeds."""
     for e in chosen:
-        out, others = root / e.name, other_runs(root / e.name, e.seeds)
+        out, ours = root / e.name, {f"seed{s}" for s in e.seeds}
+        others = sorted(p.parent.name for p in out.glob("*/metrics.json") if p.parent.name not in ours)
         if others and not clear:
             parser.error(f"{shown(out)} holds runs that this sweep would not make ({', '.join(others)}); its summary "
                          "would mix them in. Choose another --name, or add --clear to delete them.")
         if clear and out.exists():
             shutil.rmtree(out)
             print(f"cleared {shown(out)}")
-
-
-def seeds_line(what: str, label: str, seeds: list[int]) -> None:
-    """Print which seeds of an experiment `what` applies to, if any."""
-    if seeds:
-        print(f"{what}: {label}seed{'s' * (len(seeds) > 1)} {' '.join(map(str, seeds))}")
 
 
 def plan(chosen: list[Experiment], configs: dict[Job, TrainConfig], root: Path, labelled: bool
@@ -142,10 +130,12 @@ def plan(chosen: list[Experiment], configs: dict[Job, TrainConfig], root: Path, 
     for e in chosen:
         todo = {seed: to_run(root / e.name / f"seed{seed}", configs[e.name, seed]) for seed in e.seeds}
         work.update({(e.name, seed): cfg for seed, cfg in todo.items() if cfg})
-        label = f"{e.name} " if labelled else ""
-        seeds_line("kept, finished with these settings", label, [s for s, cfg in todo.items() if cfg is None])
-        seeds_line("interrupted, to go on from the checkpoint", label,
-                   [s for s, cfg in todo.items() if cfg and cfg.resume])
+        for what, seeds in (("kept, finished with these settings", [s for s, cfg in todo.items() if cfg is None]),
+                            ("interrupted, to go on from the checkpoint",
+                             [s for s, cfg in todo.items() if cfg and cfg.resume])):
+            if seeds:
+                print(f"{what}: {e.name + ' ' if labelled else ''}seed{'s' * (len(seeds) > 1)} "
+                      f"{' '.join(map(str, seeds))}")
     return work
 
 
@@ -167,22 +157,18 @@ def train(work: dict[Job, TrainConfig], root: Path, jobs: int, threads: int, lab
     return ended
 
 
-def settings_text(record: RunRecord) -> str:
-    """The settings a run trained with, where they differ from TrainConfig's defaults, read from its record."""
-    config = {k: v for k, v in record.config.items() if k in field_names()}
-    changed = changed_settings(TrainConfig(**config))
-    return ", ".join(f"{k}={v!r}" for k, v in changed.items() if k not in SET_BY_THE_RUNNER or k == "threads")
-
-
 def summarise(out: Path, seeds: tuple[int, ...], kept: int, jobs: int, seconds: float, command: str) -> str:
     """Write results.md, results.csv and accuracy.png for the runs of `seeds` in `out`; return the markdown."""
     runs = load_runs([out / f"seed{s}" / "metrics.json" for s in seeds])
+    config = {k: v for k, v in runs[0][1].config.items() if k in field_names()}
+    settings = ", ".join(f"{k}={v!r}" for k, v in changed_settings(TrainConfig(**config)).items()
+                         if k not in SET_BY_THE_RUNNER or k == "threads")
     if kept == len(seeds):  # a summary of earlier runs (a renamed folder, a changed command): no wall time to report
         made = f"{len(seeds)} runs, all kept: {WHY_KEPT}"
     else:
         kept_text = f" ({kept} of them kept: {WHY_KEPT})" if kept else ""
         made = f"{len(seeds)} runs{kept_text}, {jobs} at a time: {seconds:.0f} s wall time in all"
-    table = (f"{sweep_markdown(runs)} Settings: {settings_text(runs[0][1])}; TrainConfig's defaults otherwise. {made}. "
+    table = (f"{sweep_markdown(runs)} Settings: {settings}; TrainConfig's defaults otherwise. {made}. "
              f"Made by `{command}`.")
     (out / "results.md").write_text(table + "\n")
     write_sweep_csv(runs, out / "results.csv")

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from utils.checkpoint import CheckpointError  # noqa: E402
-from utils.config import ConfigError, TrainConfig, config_defaults, setting_docs  # noqa: E402
+from utils.config import ConfigError, TrainConfig  # noqa: E402
 from utils.data import MNISTDataError  # noqa: E402
 from utils.results import TargetNotMet, target_verdict  # noqa: E402
-from utils.train import TrainingDiverged, fit  # noqa: E402
+from utils.train import CheckpointError, TrainingDiverged, fit  # noqa: E402
 
 WORDS = {"true": True, "false": False}
 
@@ -27,12 +27,12 @@ def _bool(text: str) -> bool:
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
     """A TrainConfig from `--name value` flags; settings not given come from the model's recipe."""
     parser = argparse.ArgumentParser(description="Train a course model on MNIST.")
-    for name, default in config_defaults().items():
-        kind = _bool if type(default) is bool else type(default)
-        if name == "check_target":  # True, False or 'auto'
+    for f in fields(TrainConfig):
+        kind = _bool if type(f.default) is bool else type(f.default)
+        if f.name == "check_target":  # True, False or 'auto'
             kind = lambda text: WORDS.get(text.lower(), text)  # noqa: E731
-        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, metavar=type(default).__name__,
-                            help=f"{setting_docs()[name]} (default: {default!r})")
+        parser.add_argument(f"--{f.name.replace('_', '-')}", type=kind, metavar=type(f.default).__name__,
+                            help=f"{f.metadata['doc']} (default: {f.default!r})")
     given = {k: v for k, v in vars(parser.parse_args(argv)).items() if v is not None}
     return TrainConfig.recipe(given.pop("model", "baseline"), **given)
 

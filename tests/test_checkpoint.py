@@ -4,9 +4,8 @@ from dataclasses import replace
 import pytest
 import torch
 
-from utils.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from utils.config import ConfigError, TrainConfig
-from utils.train import fit, machine_differences
+from utils.train import CheckpointError, fit, load_checkpoint, machine_differences, save_checkpoint
 
 SHORT = dict(epochs=1, data_fraction=0.02, progress=False, threads=2, device="cpu")
 

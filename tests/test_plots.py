@@ -15,14 +15,3 @@ def test_schedule_plots_rate_and_momentum_against_epochs_done():
     assert list(lr_ax.lines[0].get_xdata()) == [0, 0.5, 1.0, 1.5]
     assert list(momentum_ax.lines[0].get_ydata()) == [0.95, 0.9, 0.85, 0.9]
 
-
-def test_the_journey_plot_has_a_point_per_step_and_a_bar_per_gap():
-    from utils.experiments import JOURNEY, StepResult
-    from utils.plots import plot_journey
-
-    steps = [StepResult(step, 1, 3, (99.0 + i / 10, 0.1), (98.5 + i / 10, 0.05), (98.6 + i / 10, 0.1), [None] * 3, 1.0)
-             for i, step in enumerate(JOURNEY[:3])]
-    fig = plot_journey(steps)
-    left, right = fig.axes
-    assert len(right.patches) == 3 and [t.get_text() for t in right.get_xticklabels()] == [s.name for s in JOURNEY[:3]]
-    assert right.patches[0].get_height() == pytest.approx(0.5)

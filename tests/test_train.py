@@ -11,13 +11,21 @@ import pytest
 import torch
 from torch import nn
 
-from utils.checkpoint import CheckpointError, load_checkpoint
 from utils.config import TEST_IMAGES, ConfigError, TrainConfig
 from utils.data import training_and_test
 from utils.models import build_model
 from utils.plots import plot_history
 from utils.results import RunRecord
-from utils.train import TrainingDiverged, evaluate, fit, load_trained_model, prepare, rates_and_momenta
+from utils.train import (
+    CheckpointError,
+    TrainingDiverged,
+    evaluate,
+    fit,
+    load_checkpoint,
+    load_trained_model,
+    prepare,
+    rates_and_momenta,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SHORT = dict(epochs=2, data_fraction=0.05, progress=False, threads=2, device="cpu")
@@ -219,7 +227,7 @@ def test_a_killed_write_leaves_nothing_behind(tmp_path):
 
 def test_failed_checkpoint_write_stops_the_run_and_keeps_the_previous_one(tmp_path, monkeypatch):
     """A full disk during epoch 2's checkpoint: clear error, epoch 1's checkpoint intact, no temp files."""
-    from utils import checkpoint
+    from utils import train
 
     real_save, saves = torch.save, []
 
@@ -229,7 +237,7 @@ def test_failed_checkpoint_write_stops_the_run_and_keeps_the_previous_one(tmp_pa
             raise OSError(28, "No space left on device")
         real_save(obj, handle)
 
-    monkeypatch.setattr(checkpoint.torch, "save", save_then_fail)
+    monkeypatch.setattr(train.torch, "save", save_then_fail)
     with pytest.raises(CheckpointError, match="Could not write the checkpoint .* \\(No space left on device\\); "
                                               "the previous one is unchanged"):
         fit(TrainConfig(run_name="full", runs_dir=str(tmp_path), **{**SHORT, "epochs": 3}))

@@ -1,5 +1,5 @@
-"""Every setting of a training run, with its default, its meaning and its check, declared once; the command
-line, the notebooks' parameters cell and resume's rules all read these declarations."""
+"""Every setting of a training run, with its default, its meaning and its check, declared once: the command line,
+the notebooks' parameters cell and resume's rules all read these declarations."""
 from __future__ import annotations
 
 import math
@@ -21,7 +21,7 @@ TEST_IMAGES = 10_000
 
 
 def shown(path: Path) -> str:
-    """`path` relative to the repository where it is inside it: what messages and notebooks print."""
+    """`path` relative to the repository where it is inside it, for messages."""
     path = Path(path)
     return str(path.relative_to(ROOT)) if path.is_absolute() and path.is_relative_to(ROOT) else str(path)
 
@@ -34,6 +34,7 @@ Rule = tuple[str, Callable[[Any], bool]]  # what is allowed, in words and as a t
 
 
 def integer(low: int, high: int | None = None) -> Rule:
+    """A whole number (not a bool) from `low` to `high`."""
     return (f"an integer >= {low}" + (f" and <= {high}" if high is not None else ""),
             lambda v: type(v) is int and v >= low and (high is None or v <= high))
 
@@ -85,7 +86,7 @@ class TrainConfig:
     seed: int = setting(1, "seeds the weights, dropout, shuffling and augmentation", integer(0, 2**64 - 1))
     device: str = setting("auto", "cuda, then mps, then cpu for 'auto'", one_of("auto", "cpu", "cuda", "mps"),
                           resume_must_match=False)  # resume compares the device actually used
-    data_fraction: float = setting(1.0, "share of the 60,000 training images, for quick runs",
+    data_fraction: float = setting(1.0, f"share of the {TRAINING_IMAGES:,} training images, for quick runs",
                                    number(0, 1, open_low=True))
     validation: int = setting(0, "training images held out to validate on (the same ones in every run; 0: none)",
                               integer(0, TRAINING_IMAGES // 2))
@@ -123,8 +124,7 @@ class TrainConfig:
 
     @classmethod
     def from_parameters(cls, namespace: Mapping[str, Any]) -> TrainConfig:
-        """The config of the settings in `namespace` (a notebook's `globals()`); a setting that is None or absent
-        takes the model's recipe, so `-p model compact` trains the compact recipe as `--model compact` does."""
+        """The settings in `namespace` (a notebook's `globals()`); one that is None or absent takes the recipe's."""
         given = {name: namespace[name] for name in field_names() if namespace.get(name) is not None}
         return cls.recipe(given.pop("model", "baseline"), **given)
 
@@ -145,15 +145,19 @@ class TrainConfig:
 RECIPES: dict[str, dict[str, Any]] = {"compact": dict(epochs=20, lr=0.2, augment_strength=1.0)}
 
 
-def fail(name: str, value, allowed: str):
+def fail(name: str, value: Any, allowed: str) -> None:
     raise ConfigError(f"{name}={value!r} is not allowed: {name} must be {allowed}.")
 
 
-def check_setting(name: str, value) -> None:
+def check_parameter(name: str, value: Any, rule: Rule) -> None:
+    """Raise ConfigError unless `value` passes `rule`, e.g. check_parameter("seed", seed, integer(0))."""
+    if not rule[1](value):
+        fail(name, value, rule[0])
+
+
+def check_setting(name: str, value: Any) -> None:
     """Raise ConfigError unless `value` is allowed for setting `name`."""
-    text, ok = next(f for f in fields(TrainConfig) if f.name == name).metadata["rule"]
-    if not ok(value):
-        fail(name, value, text)
+    check_parameter(name, value, next(f for f in fields(TrainConfig) if f.name == name).metadata["rule"])
 
 
 def field_names() -> list[str]:
@@ -170,14 +174,9 @@ def resume_fields() -> list[str]:
 
 
 def resume_differences(saved: dict, config: dict) -> list[str]:
-    """The settings a resumed or kept run must share that differ between a saved run's config and `config`; one
-    the saved config lacks (an older record) counts as its default."""
+    """The settings a resumed or kept run must share that differ; one an older record lacks counts as its default."""
     defaults = config_defaults()
     return [k for k in resume_fields() if saved.get(k, defaults[k]) != config[k]]
-
-
-def setting_docs() -> dict[str, str]:
-    return {f.name: f.metadata["doc"] for f in fields(TrainConfig)}
 
 
 # What a learner changes: the training notebooks' parameters cell lists these. The others (threads, device,
@@ -187,12 +186,12 @@ LEARNER_SETTINGS = ("model", "epochs", "batch_size", "lr", "schedule", "momentum
 
 
 def parameters_cell(model: str) -> str:
-    """The source of a training notebook's `parameters` cell for `model`: the learner's settings, None where the
-    course's recipes differ (each model then takes its own), with what each means."""
+    """A training notebook's `parameters` cell for `model`: the learner's settings, each None where the recipes
+    differ, with what each means."""
     recipes = {name: TrainConfig.recipe(name).to_dict() for name in ("baseline", *RECIPES)}
     lines = ["# The run's settings (utils.config.TrainConfig); change them here, or with papermill's -p NAME VALUE.",
              "# None takes the model's course recipe. Every setting is checked before training starts."]
-    for name, doc in setting_docs().items():
+    for name, doc in ((f.name, f.metadata["doc"]) for f in fields(TrainConfig)):
         values = {recipe[name] for recipe in recipes.values()}
         if name in LEARNER_SETTINGS and (name == "model" or len(values) == 1):
             lines.append(f"{name} = {model if name == 'model' else values.pop()!r}  # {doc}")
@@ -212,12 +211,6 @@ def changed_settings(cfg: TrainConfig) -> dict[str, Any]:
     """The settings of `cfg` that differ from TrainConfig's defaults."""
     base = TrainConfig().to_dict()
     return {k: v for k, v in cfg.to_dict().items() if v != base[k] or type(v) is not type(base[k])}
-
-
-def check_parameter(name: str, value, rule: Rule) -> None:
-    """A notebook parameter's check, e.g. check_parameter("seed", seed, integer(0))."""
-    if not rule[1](value):
-        fail(name, value, rule[0])
 
 
 FOLDERS: Rule = ("a non-empty list of folder paths, e.g. ['results/sweep-baseline']",

@@ -3,20 +3,18 @@ scripts/sweep.py into <root>/<name>/seed<N>/; and what the notebooks read from t
 from __future__ import annotations
 
 import csv
-import difflib
-import math
 import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .analysis import mean_spread, sweep_runs
-from .checkpoint import CheckpointError, load_checkpoint
-from .config import RESULTS, TARGET_ACCURACY, TrainConfig, changed_settings, resume_differences, shown
+from .config import RESULTS, TARGET_ACCURACY, TrainConfig, resume_differences, shown
 from .machine import pick_device
-from .models import build_model, count_parameters, layer_list
+from .models import build_model, layer_list
 from .results import RunRecord
 from .tables import MarkdownText, markdown_table
+from .train import CheckpointError, load_checkpoint
 
 
 @dataclass(frozen=True)
@@ -36,22 +34,20 @@ class Experiment:
         return TrainConfig.recipe(self.model, **{**self.settings, "seed": seed, **overrides})
 
 
-def trained_as(config: dict, device: str, cfg: TrainConfig) -> bool:
-    """Whether a run with `config` on `device` trained as `cfg` asks: the settings a resume keeps (compile among
-    them), the threads, and the device `cfg` would train on here."""
-    return (not resume_differences(config, cfg.to_dict()) and config.get("threads", 0) == cfg.threads
-            and device == pick_device(cfg.device).type)
-
-
 def sweep_name(model: str) -> str:
-    """The folder of a model's default sweep."""
     return f"sweep-{model}"
 
 
 def same_layers(metrics: Path, cfg: TrainConfig) -> bool:
-    """Whether the run recorded in `metrics` trained the layers `cfg.model` has now: a changed layer class or
-    setting (or a record too old to list its layers) makes an earlier run stale."""
+    """Whether the run recorded in `metrics` trained the layers `cfg.model` has now (an older record lists none)."""
     return metrics.exists() and RunRecord.load(metrics).layers == layer_list(build_model(cfg.model))
+
+
+def trained_as(config: dict, device: str | None, cfg: TrainConfig) -> bool:
+    """Whether a run with `config` on `device` trained as `cfg` asks: the settings a resume keeps, the threads, and
+    the device `cfg` would train on here."""
+    return (not resume_differences(config, cfg.to_dict()) and config.get("threads", 0) == cfg.threads
+            and device == pick_device(cfg.device).type)
 
 
 def finished(metrics: Path, cfg: TrainConfig) -> bool:
@@ -62,22 +58,17 @@ def finished(metrics: Path, cfg: TrainConfig) -> bool:
     return run.epochs == cfg.epochs and trained_as(run.config, run.device, cfg)
 
 
-def resumable(checkpoint: Path, cfg: TrainConfig) -> bool:
-    """Whether `checkpoint` holds an unfinished run of `cfg` that can continue here exactly."""
-    try:
-        state = load_checkpoint(checkpoint)
-    except CheckpointError:  # none, cut short, or not this course's: the run starts afresh
-        return False
-    return (state["epoch"] < cfg.epochs and same_layers(checkpoint.with_name("metrics.json"), cfg)
-            and trained_as(state["config"], state.get("machine", {}).get("device"), cfg))
-
-
 def to_run(run_dir: Path, cfg: TrainConfig) -> TrainConfig | None:
     """What to train in `run_dir`: nothing where a run finished as `cfg` asks, a resume where an interrupted one can
-    continue, else `cfg` in an emptied folder."""
+    continue exactly, else `cfg` in an emptied folder."""
     if finished(run_dir / "metrics.json", cfg):
         return None
-    if resumable(run_dir / "checkpoint.pt", cfg):
+    try:
+        state = load_checkpoint(run_dir / "checkpoint.pt")
+    except CheckpointError:  # none, cut short, or not this course's: the run starts afresh
+        state = None
+    if (state and state["epoch"] < cfg.epochs and same_layers(run_dir / "metrics.json", cfg)
+            and trained_as(state["config"], state.get("machine", {}).get("device"), cfg)):
         return replace(cfg, resume=True)
     shutil.rmtree(run_dir, ignore_errors=True)
     return cfg
@@ -111,7 +102,8 @@ JOURNEY: tuple[Experiment, ...] = (
         "inside the budget at little or no cost in accuracy", "bn-transition", **CONSTANT_RATE, augment=False),
     journey_step(
         "4-dropout", "+ dropout (5%) after the 28x28 and the 14x14 blocks",
-        "a smaller gap between training and validation accuracy", "baseline", **CONSTANT_RATE, augment=False),
+        "higher validation accuracy and lower validation loss: less memorising of the training images", "baseline",
+        **CONSTANT_RATE, augment=False),
     journey_step(
         "5-augmentation", "+ random rotation, shift, zoom and shear of the training images",
         "better validation accuracy: the test digits are written at other angles and places", "baseline",
@@ -124,6 +116,35 @@ JOURNEY: tuple[Experiment, ...] = (
         "7-gap", "global average pooling over one 1x1-convolution map per digit instead of the transition and "
         "linear layer: the compact model's road", "fewer parameters for about the same accuracy", "baseline-gap"),
 )
+
+
+def write_journey_summary(root: Path, footer: str) -> str:
+    """Write results.md and results.csv of the journey's steps in `root`: accuracies at the last epoch, mean and
+    standard deviation over the seeds. Returns the markdown; notebook 7 computes the same in view."""
+    rows, csv_rows = [], [["step", "parameters", "seeds", "train_mean", "train_std", "validation_mean",
+                           "validation_std", "test_mean", "test_std", "seconds"]]
+    for step in JOURNEY:
+        if not (runs := [run for _, run in sweep_runs(root / step.name)]):
+            continue
+        train, validation, test = (mean_spread([getattr(r, f"{k}_accuracy")[-1] for r in runs])
+                                   for k in ("train", "validation", "test"))
+        seconds, epochs = mean_spread([r.total_seconds for r in runs])[0], max(r.epochs for r in runs)
+        at = sorted(r.first_epoch_at_target for r in runs if r.first_epoch_at_target is not None)
+        reached = f"{len(at)} of {len(runs)}" + (f" (epoch {', '.join(map(str, at))})" if at else "")
+        figures = (f"{m:.2f} ± {s:.2f}" for m, s in (train, validation, test))
+        rows.append([step.name, f"{runs[0].parameters:,}", *figures,
+                     f"{train[0] - validation[0]:+.2f}", reached, f"{seconds:.0f}"])
+        csv_rows.append([step.name, runs[0].parameters, len(runs), *train, *validation, *test, seconds])
+    header = ["step", "parameters", "train %", "validation %", "test %", "train - validation",
+              f"{TARGET_ACCURACY}% test reached", "s per run"]
+    text = (f"{markdown_table(header, rows)}\n\nAccuracies at the last of {epochs} epochs, mean ± standard deviation "
+            f"over seeds {', '.join(map(str, JOURNEY_SEEDS))}; validation on {JOURNEY_VALIDATION:,} held-out training "
+            f"images; {TARGET_ACCURACY}% is the course target on the test set. {footer}")
+    (root / "results.md").write_text(text + "\n")
+    with open(root / "results.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows(csv_rows)
+    return text
+
 
 # The short variants behind the notebooks' exercise answers: one setting changed, read next to the default
 # recipe's sweep of the same model.
@@ -164,16 +185,22 @@ VALIDATION = {e.name: e for e in (
 PASS_EACH, PASS_MEAN = 99.45, 99.52
 
 
+def candidates_of(model: str) -> list[Experiment]:
+    """`model`'s validation candidates in the order the rule reads them: the latest round first."""
+    named = [e for e in VALIDATION.values() if f"{e.name}-".startswith(f"validation-{model}-")]
+    return sorted(named, key=lambda e: "-round-2-" not in e.name)
+
+
 def chosen_candidate(candidates: dict[str, list[RunRecord]], seeds: int = len(VALIDATION_SEEDS)) -> tuple[
         str, MarkdownText]:
     """By the rule: the first candidate, in order, whose validation finals over `seeds` runs pass; else the highest
-    mean. Returns its name and a table of every candidate; one without runs was not needed."""
+    mean. Returns its name and a table of every candidate; one without runs is listed as such."""
     rows, means, chosen = [], {}, None
     for name, runs in candidates.items():
-        runs = [run for run in runs if run.epochs == run.config["epochs"]]  # finished
+        runs = [run for run in runs if run.complete]
         finals = [run.validation_accuracy[-1] for run in runs]
         if not finals:
-            rows.append([name, "-", "not run: an earlier candidate passed", "-", "-", "-"])
+            rows.append([name, "-", "no runs here: not needed, or not yet made", "-", "-", "-"])
             continue
         if len(finals) != seeds:
             raise ValueError(f"{name} has {len(finals)} finished runs, not {seeds}: `make validation` finishes it.")
@@ -184,141 +211,12 @@ def chosen_candidate(candidates: dict[str, list[RunRecord]], seeds: int = len(VA
                      f"{means[name]:.2f}", f"{min(finals):.2f}", "yes" if passed else "no"])
     if not means:
         raise ValueError("No candidate has validation runs yet: run `python scripts/sweep.py --table validation`.")
-    chosen = chosen or max(means, key=means.get)
     header = ["candidate", "seeds", "validation accuracy at the last epoch, %", "mean %", "worst %",
               f"passes (each >= {PASS_EACH}, mean >= {PASS_MEAN})"]
-    return chosen, MarkdownText(markdown_table(header, rows))
+    return chosen or max(means, key=means.get), MarkdownText(markdown_table(header, rows))
 
 
 TABLES = {"journey": {s.name: s for s in JOURNEY}, "exercises": VARIANTS, "validation": VALIDATION}
-
-
-@dataclass(frozen=True)
-class StepResult:
-    """A journey step's figures over its seeds: each accuracy at the last epoch as (mean, std)."""
-
-    step: Experiment
-    parameters: int
-    seeds: int
-    train: tuple[float, float]  # percent right while training (augmented, dropout on)
-    validation: tuple[float, float]
-    test: tuple[float, float]
-    epochs_to_target: list[int | None]  # per seed: first epoch at the target on the test set, None where never
-    seconds: float  # mean training seconds of a run
-    epochs: int = JOURNEY_EPOCHS  # the budget the runs trained with
-
-    @property
-    def gap(self) -> float:
-        """Training minus validation accuracy, in points: how much better the network does on what it learns."""
-        return self.train[0] - self.validation[0]
-
-
-def step_result(step: Experiment, runs: list[RunRecord]) -> StepResult:
-    """A step's figures from its runs."""
-    def last(name: str) -> tuple[float, float]:
-        return mean_spread([getattr(r, name)[-1] for r in runs])
-
-    return StepResult(step, count_parameters(build_model(step.model)), len(runs), last("train_accuracy"),
-                      last("validation_accuracy"), last("test_accuracy"), [r.first_epoch_at_target for r in runs],
-                      mean_spread([r.total_seconds for r in runs])[0], max(r.epochs for r in runs))
-
-
-def journey_results(root: Path = JOURNEY_DIR) -> list[StepResult]:
-    """Every step that has runs in `root`, in journey order."""
-    runs = {s.name: [run for _, run in sweep_runs(root / s.name)] for s in JOURNEY}
-    return [step_result(s, runs[s.name]) for s in JOURNEY if runs[s.name]]
-
-
-def _pm(value: tuple[float, float]) -> str:
-    return f"{value[0]:.2f} ± {value[1]:.2f}"
-
-
-def _reached(epochs: list[int | None]) -> str:
-    reached = sorted(e for e in epochs if e is not None)
-    return f"{len(reached)} of {len(epochs)}" + (f" (epoch {', '.join(map(str, reached))})" if reached else "")
-
-
-def journey_table(steps: list[StepResult]) -> str:
-    """Markdown: one row per step, accuracies at the last epoch as mean ± std over the seeds."""
-    header = ["step", "parameters", "train %", "validation %", "test %", "train - validation",
-              f"{TARGET_ACCURACY}% test reached", "s per run"]
-    return markdown_table(header, [[s.step.name, f"{s.parameters:,}", _pm(s.train), _pm(s.validation), _pm(s.test),
-                                     f"{s.gap:+.2f}", _reached(s.epochs_to_target), f"{s.seconds:.0f}"]
-                                    for s in steps])
-
-
-def write_journey_summary(folder: Path, footer: str) -> str:
-    """results.md (the table and how it was made) and results.csv of the steps in `folder`; returns the markdown."""
-    steps = journey_results(folder)
-    text = (f"{journey_table(steps)}\n\nAccuracies at the last of {steps[0].epochs} epochs, mean ± standard "
-            f"deviation over seeds {', '.join(map(str, JOURNEY_SEEDS))}; validation on {JOURNEY_VALIDATION:,} "
-            f"held-out training images; {TARGET_ACCURACY}% is the course target on the test set. {footer}")
-    (folder / "results.md").write_text(text + "\n")
-    with open(folder / "results.csv", "w", newline="") as handle:
-        csv.writer(handle).writerows([["step", "parameters", "seeds", "train_mean", "train_std", "validation_mean",
-                                       "validation_std", "test_mean", "test_std", "seconds"]]
-                                     + [[s.step.name, s.parameters, s.seeds, *s.train, *s.validation, *s.test,
-                                         s.seconds] for s in steps])
-    return text
-
-
-def difference_error(before: StepResult, after: StepResult) -> float:
-    """Standard error of the difference between two steps' mean validation accuracies, each a mean over its seeds."""
-    return math.sqrt(before.validation[1] ** 2 / before.seeds + after.validation[1] ** 2 / after.seeds)
-
-
-def change_kind(before: StepResult, after: StepResult) -> str:
-    """"gain" or "loss" where validation accuracy moved by more than two standard errors of the difference, else
-    "none"."""
-    change, error = after.validation[0] - before.validation[0], difference_error(before, after)
-    return "gain" if change > 2 * error else "loss" if change < -2 * error else "none"
-
-
-def verdict(before: StepResult, after: StepResult) -> str:
-    """How validation accuracy moved from one step to the next, against the noise of the seeds."""
-    change = after.validation[0] - before.validation[0]
-    size = {"gain": "a clear gain", "loss": "a clear loss",
-            "none": "within the noise of the seeds: no measurable change at this budget"}[change_kind(before, after)]
-    return (f"validation accuracy {before.validation[0]:.2f}% -> {after.validation[0]:.2f}% ({change:+.2f} points; "
-            f"standard error of the difference {difference_error(before, after):.2f}): {size}")
-
-
-def change_from_previous(name: str) -> MarkdownText:
-    """What a step changes, as code: the first step's network, or the diff of the layers from the previous step's,
-    and the training settings that differ."""
-    index = [s.name for s in JOURNEY].index(name)
-    now = JOURNEY[index]
-    if index == 0:
-        settings = ", ".join(f"{k}={v!r}" for k, v in changed_settings(now.config()).items())
-        return MarkdownText(f"```\n{build_model(now.model)!r}\n```\n\nSettings: {settings}")
-    before, lines = JOURNEY[index - 1], []
-    if before.model != now.model:  # the printouts without their first and last lines, the class names
-        layers = [repr(build_model(s.model)).splitlines()[1:-1] for s in (before, now)]
-        diff = difflib.unified_diff(*layers, before.model, now.model, n=1, lineterm="")
-        lines.append("```diff\n" + "\n".join(diff) + "\n```")
-    old, new = before.config().to_dict(), now.config().to_dict()
-    settings = [f"{k}: {old[k]!r} -> {new[k]!r}" for k in new if k != "model" and old[k] != new[k]]
-    lines.append("Settings changed: " + ("; ".join(settings) if settings else "none"))
-    return MarkdownText("\n\n".join(lines))
-
-
-def step_report(name: str, steps: list[StepResult]) -> MarkdownText:
-    """A step's Result (its figures) and Analysis (against the previous step), all from the runs."""
-    by_name = {s.step.name: s for s in steps}
-    if name not in by_name:
-        return MarkdownText(f"**Result:** no runs of {name} yet: `make journey` trains them.")
-    now = by_name[name]
-    result = (f"**Result** ({now.seeds} seed{'s' * (now.seeds > 1)}, {now.epochs} epochs): {now.parameters:,} "
-              f"parameters; validation {_pm(now.validation)}%, test {_pm(now.test)}%, training {_pm(now.train)}% (as "
-              f"it trained); {TARGET_ACCURACY}% on the test set reached by {_reached(now.epochs_to_target)}; "
-              f"{now.seconds:.0f} s per run.")
-    index = [s.name for s in JOURNEY].index(name)
-    before = by_name.get(JOURNEY[index - 1].name) if index else None
-    if before is None:
-        return MarkdownText(result)
-    return MarkdownText(f"{result}\n\n**Analysis:** {verdict(before, now)}. Training minus validation accuracy: "
-                        f"{before.gap:+.2f} -> {now.gap:+.2f} points; parameters {before.parameters:,} -> "
-                        f"{now.parameters:,}.")
 
 
 def variant_runs(name: str, root: Path = RESULTS) -> list[RunRecord]:
@@ -343,8 +241,8 @@ def default_runs(model: str, root: Path = RESULTS) -> list[RunRecord]:
 
 
 def compare_to_default(name: str, root: Path = RESULTS) -> str:
-    """One sentence: the variant's final accuracies against the default recipe's sweep; where the variant's runs are
-    missing, the command that makes them, so that the training notebook still runs to the end."""
+    """One sentence: the variant's final accuracies against the default recipe's sweep, or the command that makes
+    the missing runs, so that the training notebook still runs to the end."""
     variant = VARIANTS[name]
     try:
         finals = [r.final_test_accuracy for r in variant_runs(name, root)]

@@ -6,7 +6,6 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from .config import TARGET_ACCURACY
 from .results import RunRecord
 
 
@@ -144,22 +143,3 @@ def plain_log_scale(ax: plt.Axes) -> None:
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     ax.yaxis.set_minor_formatter(NullFormatter())
 
-
-def plot_journey(steps: Sequence) -> plt.Figure:
-    """Per step of the design journey (utils.experiments.StepResult): errors over the seeds, and the training gap."""
-    x = range(len(steps))
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    for offset, key in ((-0.1, "validation"), (0.1, "test")):
-        means, stds = zip(*(getattr(s, key) for s in steps), strict=True)
-        left.errorbar([i + offset for i in x], [100 - m for m in means], yerr=stds, fmt="o", capsize=3, label=key)
-    left.axhline(100 - TARGET_ACCURACY, color="gray", linestyle="--", label=f"{TARGET_ACCURACY}% accuracy")
-    left.set(ylabel="error (%), mean ± std over seeds", title="error after the last epoch")
-    plain_log_scale(left)
-    right.bar(x, [s.gap for s in steps], color=["tab:red" if s.gap > 0 else "tab:blue" for s in steps])
-    right.axhline(0, color="black", linewidth=0.8)
-    right.set(ylabel="training minus validation accuracy (points)", title="fitting the training images better?")
-    for ax in (left, right):
-        ax.set_xticks(list(x), [s.step.name for s in steps], rotation=30, ha="right")
-        ax.grid(alpha=0.3, axis="y", which="both")
-    left.legend(fontsize=8)
-    return _tight(fig)

@@ -55,6 +55,7 @@ class RunRecord:
 
     seed = property(lambda self: self.config["seed"])
     epochs = property(lambda self: len(self.test_accuracy), doc="Epochs trained so far.")
+    complete = property(lambda self: self.epochs == self.config["epochs"], doc="Every epoch it was set trained.")
     best_test_accuracy = property(lambda self: max(self.test_accuracy, default=None))
     final_test_accuracy = property(lambda self: self.test_accuracy[-1] if self.test_accuracy else None)
     total_seconds = property(lambda self: sum(self.epoch_seconds), doc="Training and evaluating, all epochs.")
@@ -107,7 +108,7 @@ COLUMNS = {"run": "run", "model": "model", "parameters": "parameters", "seed": "
 
 
 def run_row(name: str, run: RunRecord) -> dict[str, Any]:
-    """The one row builder: every column of COLUMNS for one run, as raw values."""
+    """Every column of COLUMNS for one run, as raw values."""
     return {"run": name, "model": run.model, "parameters": run.parameters, "seed": run.seed, "epochs": run.epochs,
             "best": run.best_test_accuracy, "final": run.final_test_accuracy,
             "first_at_target": run.first_epoch_at_target, "seconds": run.total_seconds,
@@ -126,13 +127,6 @@ def format_cell(key: str, value) -> str:
 def rows_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     """Markdown table of `rows` (from run_row, or statistics) in the given COLUMNS."""
     return markdown_table([COLUMNS[c] for c in columns], [[format_cell(c, r.get(c)) for c in columns] for r in rows])
-
-
-def results_table(metrics_files: Sequence[Path]) -> str:
-    """One row per run, read from metrics.json files."""
-    rows = [run_row(name, run) for name, run in load_runs(metrics_files)]
-    return rows_table(rows, ["run", "model", "parameters", "epochs", "final", "first_at_target", "to_target",
-                             "run_seconds", "device"])
 
 
 def final_figures(run: RunRecord) -> str:
@@ -158,8 +152,7 @@ def summary_line(run: RunRecord) -> str:
 
 
 def target_verdict(run: RunRecord, enforce: bool | str = "auto") -> str:
-    """Verdict on the course target; raise TargetNotMet if it is missed and `enforce` is True
-    ("auto": only for a full run, since a shortened run is not expected to reach it)."""
+    """Verdict on the course target; raises TargetNotMet if it is missed and `enforce` is True ("auto": a full run)."""
     check_setting("check_target", enforce)
     final, params = run.final_test_accuracy, run.parameters
     failures = []

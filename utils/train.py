@@ -1,13 +1,20 @@
-"""The training loop, evaluation, and `fit`: a whole configured run, checkpointed after every epoch and resumable
-exactly (same settings, same kind of device and, on a CPU, the same thread count, or it is refused)."""
+"""The training loop, evaluation, checkpoints and `fit`: a whole run, saved after every epoch and resumable exactly
+(same settings, same kind of device and, on a CPU, the same thread count, or it is refused)."""
 from __future__ import annotations
 
+import json
 import logging
 import math
+import os
+import pickle
+import re
+import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import torch
 import torch.nn.functional as F
@@ -15,22 +22,25 @@ from torch import nn
 from tqdm import tqdm
 
 from .augment import RandomAffine
-from .checkpoint import CheckpointError, check_writable, load_checkpoint, save_checkpoint, save_json
 from .config import ConfigError, TrainConfig, resume_differences
 from .data import Batches, training_size, training_validation_and_test
 from .machine import device_name, pick_device, use_threads
 from .models import build_model, count_parameters, layer_list
 from .results import RunRecord, summary_line
 
+# Each read of the running loss waits for the device's queue; a few reads an epoch let a GPU run ahead of Python
+# while a NaN is still caught within the epoch it appears in.
+LOSS_CHECKS_PER_EPOCH = 8
+EVAL_BATCH = 256  # small enough for a batch's activations to stay in a CPU's cache
+TEMP_SUFFIX = ".partial"  # a write in progress, beside its file; git ignores it
+
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite."""
 
 
-# Each read of the running loss waits for the device's queue; a few reads an epoch let a GPU run ahead of Python
-# while a NaN is still caught within the epoch it appears in.
-LOSS_CHECKS_PER_EPOCH = 8
-EVAL_BATCH = 256  # small enough for a batch's activations to stay in a CPU's cache
+class CheckpointError(RuntimeError):
+    """A checkpoint cannot be written, read, or does not belong to this run."""
 
 
 def train_epoch(model: nn.Module, data: Batches, optimizer, scheduler, cfg: TrainConfig, generator: torch.Generator,
@@ -90,8 +100,7 @@ def steps_per_epoch(cfg: TrainConfig) -> int:
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig):
-    """SGD with weight decay (Nesterov momentum unless momentum is 0), and its schedule: one-cycle (rate up to `lr`
-    and down to ~0, momentum from `momentum` to `min_momentum` and back) or constant."""
+    """SGD with weight decay (Nesterov unless momentum is 0) and its one-cycle or constant schedule."""
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0,
                                 weight_decay=cfg.weight_decay)
     if cfg.schedule == "constant":
@@ -113,13 +122,6 @@ def rates_and_momenta(cfg: TrainConfig) -> tuple[list[float], list[float]]:
     return rates, momenta
 
 
-def seed_everything(seed: int, device: torch.device) -> torch.Generator:
-    """Seed torch's global RNGs (init, dropout) and return a generator for shuffling and augmentation."""
-    torch.manual_seed(seed)
-    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False  # same numbers on a GPU too
-    return torch.Generator(device=device).manual_seed(seed)
-
-
 @dataclass
 class Training:
     """Everything a run needs before its first epoch, built by `prepare`."""
@@ -134,15 +136,9 @@ class Training:
     test: Batches
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
-    generator: torch.Generator
+    generator: torch.Generator  # shuffling and augmentation
     augment: RandomAffine | None
     forward: nn.Module  # what the training step calls: `model`, or `model` compiled
-
-    def new_record(self) -> RunRecord:
-        return RunRecord(model=self.name, parameters=count_parameters(self.model),
-                         config={**self.cfg.to_dict(), "model": self.name}, device=self.device.type,
-                         device_name=device_name(self.device), threads=self.threads,
-                         torch_version=str(torch.__version__), layers=layer_list(self.model))
 
     @property
     def machine(self) -> dict:  # what a resumed run must share with the one that wrote the checkpoint
@@ -151,9 +147,11 @@ class Training:
 
 def prepare(cfg: TrainConfig, model: nn.Module | None = None) -> Training:
     """Seed, load the data, build (or take) the model, optimiser and schedule; writes nothing. A `model` built
-    elsewhere is initialised with this seed only if it is built after `seed_everything`."""
+    elsewhere is initialised with this seed only if it is built after this call."""
     device, threads = pick_device(cfg.device), use_threads(cfg.threads)
-    generator = seed_everything(cfg.seed, device)
+    torch.manual_seed(cfg.seed)  # the weights and dropout
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False  # same numbers on a GPU too
+    generator = torch.Generator(device=device).manual_seed(cfg.seed)
     name = cfg.model if model is None else type(model).__name__
     model = (build_model(cfg.model) if model is None else model).to(device, memory_format=layout(cfg.channels_last))
     train, validation, test = training_validation_and_test(device, cfg.data_fraction, cfg.seed, cfg.validation)
@@ -168,8 +166,8 @@ def prepare(cfg: TrainConfig, model: nn.Module | None = None) -> Training:
 
 
 def compiled_or_eager(model: nn.Module, batch: torch.Tensor, bf16: bool = False) -> nn.Module:
-    """`model` compiled after a trial training step on `batch`, or `model` itself with a warning where compiling
-    fails. The trial leaves no trace: weights, statistics, gradients and random state are as before."""
+    """`model` compiled after a trial training step on `batch` that leaves no trace, or `model` itself with a
+    warning where compiling fails."""
     logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)  # a CUDA build's warning on a CPU
     saved = {k: v.clone() for k, v in model.state_dict().items()}
     rng = torch.get_rng_state(), (torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
@@ -191,6 +189,76 @@ def compiled_or_eager(model: nn.Module, batch: torch.Tensor, bf16: bool = False)
         torch.set_rng_state(rng[0])
         if rng[1] is not None:
             torch.cuda.set_rng_state_all(rng[1])
+
+
+def atomic_write(path: Path, write: Callable[[BinaryIO], Any]) -> None:
+    """Write through a temporary file beside `path`, then rename it over `path`: a reader never sees half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; others may read a run, as any file's
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    if hasattr(os, "O_DIRECTORY"):  # make the rename durable; Windows cannot open folders
+        fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """Save `state` (tensors and plain data only) atomically; on failure the previous one stays."""
+    try:
+        atomic_write(path, lambda h: torch.save(state, h))
+    except OSError as err:
+        raise CheckpointError(f"Could not write the checkpoint {path} ({err.strerror or err}); the previous one is "
+                              "unchanged. Free disk space or choose another runs_dir, then rerun with resume=True.") \
+            from None
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Read a checkpoint with weights_only=True, so that a crafted file cannot run code; never changes the file."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"There is no checkpoint at {path}; train the run first.")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - truncated, not a torch file, unsafe, or from another torch
+        named = re.search(r"GLOBAL (\S+) was not an allowed global", str(err))
+        if isinstance(err, pickle.UnpicklingError) and named:
+            raise CheckpointError(f"{path} was refused: it names Python code ({named.group(1)}) besides tensors and "
+                                  "plain data, so nothing in it was loaded or run. Unless you trust where it came "
+                                  "from, move it away (or pick another run_name) to start afresh.") from None
+        first = (str(err).strip().splitlines() or [""])[0]
+        raise CheckpointError(f"{path} could not be read by torch {torch.__version__} ({type(err).__name__}: {first}):"
+                              " it may be cut short by a crash, or written by another version of torch. It was left "
+                              "as it is; load it with the torch that wrote it, or move it away to start afresh.") \
+            from None
+    if not isinstance(state, dict) or "model_state" not in state:
+        raise CheckpointError(f"{path} is not a checkpoint of this course (it has no model_state). It was left as "
+                              "it is; move it away or pick another run_name.")
+    return state
+
+
+def check_writable(folder: Path) -> None:
+    """Fail now, before any training, if `folder` cannot be created or written; clear what killed writes left."""
+    for stale in folder.glob(f".*{TEMP_SUFFIX}") if folder.is_dir() else []:
+        stale.unlink(missing_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-", suffix=TEMP_SUFFIX):
+            pass
+    except OSError as err:
+        raise CheckpointError(f"The run folder {folder} is not writable ({err.strerror or err}). Choose another "
+                              "runs_dir or fix its permissions.") from None
 
 
 def snapshot(run: Training, epoch: int, record: RunRecord) -> dict:
@@ -215,8 +283,8 @@ def machine_differences(saved: dict, current: dict) -> list[str]:
 
 
 def resume_or_start(run: Training, record: RunRecord) -> tuple[RunRecord, int]:
-    """Restore the run's checkpoint when resuming, refuse to overwrite an interrupted run otherwise; returns the
-    record so far and the first epoch to train."""
+    """Restore the checkpoint when resuming, else refuse to overwrite an interrupted run; returns the record so far
+    and the first epoch to train."""
     cfg, path = run.cfg, run.cfg.run_dir / "checkpoint.pt"
     if not path.exists():
         if cfg.resume:
@@ -262,7 +330,11 @@ def fit(cfg: TrainConfig, model: nn.Module | None = None) -> RunRecord:
     run = prepare(cfg, model)
     check_writable(cfg.run_dir)
     check_writable(cfg.metrics_file.parent)
-    record, start = resume_or_start(run, run.new_record())
+    record = RunRecord(model=run.name, parameters=count_parameters(run.model),
+                       config={**cfg.to_dict(), "model": run.name}, device=run.device.type,
+                       device_name=device_name(run.device), threads=run.threads,
+                       torch_version=str(torch.__version__), layers=layer_list(run.model))
+    record, start = resume_or_start(run, record)
     record.setup_seconds += time.perf_counter() - began
     for epoch in range(start, cfg.epochs + 1):
         began = time.perf_counter()
@@ -282,15 +354,14 @@ def fit(cfg: TrainConfig, model: nn.Module | None = None) -> RunRecord:
         print(f"epoch {epoch:2d}/{cfg.epochs}  train loss {train_loss:.4f}  test loss {test_loss:.4f}  {validated}"
               f"test accuracy {accuracy:.2f}%  {seconds:.1f}s", flush=True)
         save_checkpoint(cfg.run_dir / "checkpoint.pt", snapshot(run, epoch, record))
-        save_json(cfg.metrics_file, record.to_dict())
+        atomic_write(cfg.metrics_file, lambda h: h.write(json.dumps(record.to_dict(), indent=2).encode()))
     print(summary_line(record))
     return record
 
 
 def load_trained_model(run_dir: str | Path, device: torch.device | str = "cpu",
                        model: nn.Module | None = None) -> nn.Module:
-    """The model saved in `run_dir`'s checkpoint, in eval mode on `device`; a model not in the registry must be
-    given, freshly built."""
+    """The model saved in `run_dir`'s checkpoint, in eval mode on `device`; a model not in MODELS must be given."""
     state = load_checkpoint(Path(run_dir) / "checkpoint.pt")
     model = build_model(state["model_name"]) if model is None else model
     model.load_state_dict(state["model_state"])
