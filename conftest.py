@@ -26,6 +26,7 @@ NOTEBOOK_PARAMETERS = {  # by notebook file name; notebooks not named here run w
     "02_architecture.ipynb": dict(data_fraction=0.02, runs_dir=str(SCRATCH)),
     "04_training.ipynb": BRIEF_TRAINING,
     "05_compact.ipynb": BRIEF_TRAINING,
+    "08_speed.ipynb": dict(images=256, repeats=1, models=["baseline"]),  # a short live measurement
 }
 
 

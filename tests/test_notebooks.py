@@ -9,8 +9,16 @@ import papermill as pm
 import pytest
 
 from utils.config import LEARNER_SETTINGS, TrainConfig
-from utils.course import CLONE_FOLDER, COLAB_MARKER, REPO_URL_VARIABLE, SETUP_CELL, colab_requirements
-from utils.notebooks import TRAINING_MODELS, course_notebooks, stale_cells
+from utils.course import (
+    CLONE_FOLDER,
+    COLAB_MARKER,
+    REPO_URL_VARIABLE,
+    SETUP_CELL,
+    TRAINING_MODELS,
+    colab_requirements,
+    course_notebooks,
+    stale_cells,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = course_notebooks()
@@ -68,7 +76,7 @@ def test_every_notebook_ends_with_what_was_learned_and_exercises_with_measured_a
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_generated_cells_are_current(path):
     """The badge, the set-up cell and the training parameters come from utils/; `make notebooks` writes them."""
-    assert stale_cells(path) == [], "run `make notebooks` (or utils.notebooks.write_generated_cells)"
+    assert stale_cells(path) == [], "run `make notebooks` (or utils.course.write_generated_cells)"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -113,7 +121,8 @@ def test_running_any_notebook_with_its_defaults_leaves_the_repository_as_it_was(
     """As a learner would in Jupyter: only shorter training through the parameters, the output folders untouched."""
     repo = snapshot_repository(tmp_path / "repo")
     brief = dict(epochs=1, data_fraction=0.02)
-    short = {"04_training.ipynb": brief, "05_compact.ipynb": brief, "02_architecture.ipynb": dict(data_fraction=0.02)}
+    short = {"04_training.ipynb": brief, "05_compact.ipynb": brief, "02_architecture.ipynb": dict(data_fraction=0.02),
+             "08_speed.ipynb": dict(images=256, repeats=1, models=["baseline"])}  # a short live measurement
     for path in NOTEBOOKS:
         pm.execute_notebook(str(repo / "notebooks" / path.name), str(tmp_path / path.name), kernel_name="python3",
                             parameters=short.get(path.name, {}), progress_bar=False, cwd=str(repo / "notebooks"))
