@@ -4,7 +4,16 @@ import pytest
 
 from utils.analysis import sweep_runs
 from utils.config import RESULTS, ROOT, TrainConfig
-from utils.experiments import PASS_EACH, PASS_MEAN, VALIDATION, VALIDATION_SEEDS, chosen_candidate
+from utils.experiments import (
+    BASELINE_ROUND_2_SEEDS,
+    PASS_EACH,
+    PASS_MEAN,
+    ROUND_2_SEEDS,
+    VALIDATION,
+    VALIDATION_SEEDS,
+    candidates_of,
+    chosen_candidate,
+)
 from utils.models import build_model, layer_list
 from utils.results import RunRecord
 
@@ -17,8 +26,21 @@ def runs(*finals: float) -> list[RunRecord]:
 def test_the_code_applies_the_pass_mark_the_rule_wrote_down():
     rule = (RESULTS / "choosing-the-recipes.md").read_text()
     assert f"end at {PASS_EACH}% or above" in rule and f"mean is {PASS_MEAN}% or" in rule
-    assert ", ".join(map(str, VALIDATION_SEEDS[:-1])) + f" and {VALIDATION_SEEDS[-1]}" in rule
-    assert all(e.settings["validation"] == 10_000 and e.seeds == VALIDATION_SEEDS for e in VALIDATION.values())
+    rounds = {"validation-compact-round-2-": ROUND_2_SEEDS, "validation-baseline-round-2-": BASELINE_ROUND_2_SEEDS}
+    for seeds in (VALIDATION_SEEDS, *rounds.values()):
+        assert ", ".join(map(str, seeds[:-1])) + f" and {seeds[-1]}" in rule
+    assert len({*VALIDATION_SEEDS, *ROUND_2_SEEDS, *BASELINE_ROUND_2_SEEDS}) == 15, "a seed used twice"
+    for e in VALIDATION.values():
+        round_2 = [seeds for prefix, seeds in rounds.items() if e.name.startswith(prefix)]
+        assert e.settings["validation"] == 10_000 and e.seeds == (round_2[0] if round_2 else VALIDATION_SEEDS)
+
+
+def test_the_latest_round_is_read_first():
+    assert [e.name for e in candidates_of("baseline")] == [
+        "validation-baseline-round-2-10-epochs", "validation-baseline", "validation-baseline-lr-0.2",
+        "validation-baseline-augment-0.5"]
+    assert [e.name for e in candidates_of("compact")][:3] == [
+        f"validation-compact-round-2-{name}" for name in ("augment-0.5", "augment-0.75", "wider-augment-0.5")]
 
 
 def test_the_first_candidate_that_passes_is_chosen_even_if_a_later_one_scores_higher():
@@ -28,7 +50,7 @@ def test_the_first_candidate_that_passes_is_chosen_even_if_a_later_one_scores_hi
     rows = table.splitlines()[2:]
     assert rows[0].startswith("| a | 241, 242, 243 | 99.50, 99.44, 99.70 | 99.55 | 99.44 | no |")
     assert rows[1].endswith("| 99.53 | 99.52 | yes |") and rows[2].endswith("| yes |")
-    assert "not run: an earlier candidate passed" in rows[3]
+    assert "no runs here: not needed, or not yet made" in rows[3]
 
 
 def test_with_no_candidate_passing_the_highest_mean_is_taken():
@@ -47,9 +69,8 @@ def test_a_candidate_is_judged_only_on_all_its_seeds_finished():
 @pytest.mark.parametrize("model", ["baseline", "compact"])
 def test_each_recipe_trains_the_candidate_its_rule_chose(model):
     """RECIPES and MODELS say what the committed validation runs chose, so the two cannot drift apart."""
-    candidates = [e for e in VALIDATION.values() if e.name == f"validation-{model}"
-                  or e.name.startswith(f"validation-{model}-")]
-    chosen, _ = chosen_candidate({e.name: [run for _, run in sweep_runs(RESULTS / e.name)] for e in candidates})
+    runs = {e.name: [run for _, run in sweep_runs(RESULTS / e.name)] for e in candidates_of(model)}
+    chosen, _ = chosen_candidate(runs)
     experiment, recipe = VALIDATION[chosen], TrainConfig.recipe(model)
     judged = {**experiment.config().to_dict(), "model": model, "validation": 0}
     assert judged == {**recipe.to_dict(), "seed": experiment.config().seed}
@@ -62,6 +83,4 @@ def test_notebook_6_reads_every_candidate_in_the_rules_order():
     given = {}
     exec(cell.source, given)
     for model in ("baseline", "compact"):
-        names = [e.name for e in VALIDATION.values() if e.name == f"validation-{model}"
-                 or e.name.startswith(f"validation-{model}-")]
-        assert given[f"{model}_candidates"] == [f"results/{name}" for name in names]
+        assert given[f"{model}_candidates"] == [f"results/{e.name}" for e in candidates_of(model)]
