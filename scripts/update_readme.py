@@ -9,13 +9,20 @@ from pathlib import Path
 from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from utils.analysis import Runs, at_least, at_the_boundary, chance_below_target, sweep_runs, sweep_stats  # noqa: E402
+from utils.analysis import (  # noqa: E402
+    SAME_ACCURACY,
+    Runs,
+    at_least,
+    at_the_boundary,
+    chance_below_target,
+    sweep_runs,
+    sweep_stats,
+)
 from utils.config import RESULTS, ROOT, TARGET_ACCURACY  # noqa: E402
 from utils.models import build_model, layer_list  # noqa: E402
 from utils.results import RunRecord, describe_device  # noqa: E402
 from utils.tables import markdown_table  # noqa: E402
 
-SAME_ACCURACY = 0.03  # points: the most a faster path's mean final accuracy may differ from the reference's
 MODELS = ("baseline", "compact")  # the headline's rows: the course's recipes
 SWEEP_SEEDS = range(1, 21)  # the seeds of a model's headline sweep, results/sweep-<model>
 PREVIOUS = "previous-recipes"  # under results/: the sweeps made with the course's previous layers

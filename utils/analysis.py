@@ -17,6 +17,7 @@ from .results import RunRecord, describe_device, load_runs, mistakes, rows_table
 Runs = list[tuple[str, RunRecord]]  # (run folder name, record), as load_runs gives them
 COLUMNS = ("run", "seed", "epochs", "best", "final", "first_at_target", "seconds")
 STATISTICS = ("mean", "min", "max", "std")
+SAME_ACCURACY = 0.03  # points: the most a faster path's mean final accuracy may differ from its reference's
 
 
 def sweep_runs(folder: str | Path) -> Runs:

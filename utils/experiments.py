@@ -158,8 +158,8 @@ VARIANTS = {name: Experiment(f"exercise-{name}", model, settings, EXERCISE_SEEDS
 # The candidates for each recipe, judged on held-out training images by the rule of
 # results/choosing-the-recipes.md, written before their runs; on seeds no sweep uses.
 VALIDATION_SEEDS = (241, 242, 243, 244, 245)
-ROUND_2_SEEDS = (246, 247, 248, 249, 250)  # the compact model's second round: results/choosing-the-recipes.md
-BASELINE_ROUND_2_SEEDS = (251, 252, 253, 254, 255)
+COMPACT_ROUND_2_SEEDS = (246, 247, 248, 249, 250)  # the compact model's second round: results/choosing-the-recipes.md
+BASELINE_ROUND_2_SEEDS = (251, 252, 253, 254, 255)  # the baseline's second round
 VALIDATION = {e.name: e for e in (
     Experiment("validation-baseline", "baseline", dict(validation=10_000, epochs=12, lr=0.1, augment_strength=1.0),
                VALIDATION_SEEDS),
@@ -176,7 +176,7 @@ VALIDATION = {e.name: e for e in (
     Experiment("validation-compact-lr-0.1", "compact-narrow-start", dict(validation=10_000, epochs=20, lr=0.1,
                                                                          augment_strength=1.0), VALIDATION_SEEDS),
     *(Experiment(f"validation-compact-round-2-{name}", model, dict(validation=10_000, epochs=20, lr=0.2,
-                                                                   augment_strength=strength), ROUND_2_SEEDS)
+                                                                   augment_strength=strength), COMPACT_ROUND_2_SEEDS)
       for name, model, strength in (("augment-0.5", "compact", 0.5), ("augment-0.75", "compact", 0.75),
                                     ("wider-augment-0.5", "compact-wider", 0.5))),
     Experiment("validation-baseline-round-2-10-epochs", "baseline",
